@@ -1,0 +1,3 @@
+from hrtemlake.cli import main
+
+main()

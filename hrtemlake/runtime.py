@@ -1,0 +1,135 @@
+"""Where flows run: the Prefect API they report to and the Dask cluster their tasks use.
+
+Defaults need no set-up: with no ``PREFECT_API_URL`` a local temporary Prefect server is
+started once and shared by the flow and all its Dask workers (Prefect's embedded mode), and
+tasks run on a Dask ``LocalCluster``.  Point ``PREFECT_API_URL`` at a Prefect server to
+record runs there, and ``HRTEMLAKE_CLUSTER`` (or ``--cluster``) at a YAML file to run the
+tasks on a batch system through dask-jobqueue::
+
+    # cluster.yaml
+    class: dask_jobqueue.SLURMCluster   # or PBSCluster, or distributed.LocalCluster
+    kwargs: {cores: 16, memory: 64GB, walltime: "02:00:00", queue: gpu}
+    scale: 4                            # jobs (or workers for LocalCluster)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hrtemlake.errors import ParameterError
+
+__all__ = ["prefect_api", "task_runner", "load_cluster_config", "ENV_CLUSTER", "default_workers"]
+
+ENV_CLUSTER = "HRTEMLAKE_CLUSTER"
+
+
+def default_workers() -> int:
+    """Local Dask workers by default: the machine's cores (at most 8)."""
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+@contextlib.contextmanager
+def prefect_api(startup_timeout: int = 60) -> Iterator[str | None]:
+    """Ensure flows in this block (and Dask workers it spawns) have a Prefect API.
+
+    Uses ``$PREFECT_API_URL`` when set; otherwise starts one temporary local server for the
+    whole block, instead of letting the flow and every worker process start their own.
+    Yields the API URL.
+    """
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    url = os.environ.get("PREFECT_API_URL") or PREFECT_API_URL.value()
+    if url:
+        yield url
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+    server.start(timeout=startup_timeout)
+    os.environ["PREFECT_API_URL"] = server.api_url
+    try:
+        with temporary_settings({PREFECT_API_URL: server.api_url}):
+            yield server.api_url
+            _drain_prefect_workers()
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
+        server.stop()
+
+
+def _drain_prefect_workers() -> None:
+    """Send buffered logs and events while the server is still up (as Prefect's harness does)."""
+    import inspect
+
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    async def drain() -> None:
+        for result in (APILogWorker.drain_all(), EventsWorker.drain_all()):
+            if inspect.isawaitable(result):
+                await result
+
+    try:
+        run_coro_as_sync(drain())
+    except RuntimeError:  # nothing was started
+        pass
+
+
+def load_cluster_config(path: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Read a cluster configuration (``--cluster``, else ``$HRTEMLAKE_CLUSTER``, else local)."""
+    path = path or os.environ.get(ENV_CLUSTER)
+    if not path:
+        return {"class": "distributed.LocalCluster", "kwargs": {}, "scale": None}
+    file = Path(path)
+    if not file.is_file():
+        raise ParameterError(f"cluster configuration {str(file)!r} does not exist")
+    config = yaml.safe_load(file.read_text()) or {}
+    unknown = sorted(set(config) - {"class", "kwargs", "scale", "adapt"})
+    if unknown or "class" not in config:
+        raise ParameterError(
+            f"{file}: expected keys 'class', 'kwargs', 'scale'/'adapt'; got {sorted(config)}"
+        )
+    config.setdefault("kwargs", {})
+    return config
+
+
+def task_runner(workers: int | None = None, cluster: str | os.PathLike | None = None):
+    """A :class:`prefect_dask.DaskTaskRunner` for the configured cluster.
+
+    Parameters
+    ----------
+    workers
+        Local worker processes (one thread each); default :func:`default_workers`.
+        For a jobqueue cluster, the number of jobs (overrides ``scale``).
+    cluster
+        Cluster configuration file (see the module docstring).
+    """
+    from prefect_dask import DaskTaskRunner
+
+    config = load_cluster_config(cluster)
+    kwargs = dict(config["kwargs"])
+    if config["class"] == "distributed.LocalCluster":
+        if workers is not None and workers < 1:
+            raise ParameterError(f"--workers must be at least 1, got {workers}")
+        kwargs = {
+            "n_workers": workers or config.get("scale") or default_workers(),
+            "threads_per_worker": 1,
+            "processes": True,
+            "dashboard_address": None,
+            **kwargs,
+        }
+        return DaskTaskRunner(cluster_class=config["class"], cluster_kwargs=kwargs)
+    adapt = config.get("adapt")
+    scale = workers or config.get("scale")
+    if scale and not adapt:
+        # prefect-dask has no scale option; adapting between equal bounds holds the jobs steady
+        adapt = {"minimum": scale, "maximum": scale}
+    return DaskTaskRunner(
+        cluster_class=config["class"], cluster_kwargs=kwargs, adapt_kwargs=adapt or None
+    )

@@ -1,0 +1,170 @@
+"""Simulated datasets in the lake: atomic models, their sites, and their exit waves.
+
+Plain library functions (no Prefect): ``flows/simulate.py`` batches them over Dask, and a
+notebook can call them directly.  Model ``i`` of a dataset draws all of its randomness from
+``model_rng(seed, i)``, so a dataset is identical however it is split over workers, and a
+rerun continues exactly where an interrupted one stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+
+from hrtemlake.errors import ParameterError
+from hrtemlake.lake import ItemWriter, Lake, chunk_blocks
+from hrtemlake.simulate.exitwaves import ExitWaveSettings, compute_exit_wave
+
+__all__ = [
+    "model_rng",
+    "simulate_structures",
+    "load_atoms",
+    "exitwave_writer",
+    "compute_exitwave_block",
+    "missing_exitwave_blocks",
+]
+
+_APPEND_BATCH = 64
+
+
+def model_rng(seed: int, index: int) -> np.random.Generator:
+    """The random generator of model ``index`` of a dataset seeded with ``seed``."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(index,)))
+
+
+def _build(kind: str, seed: int, index: int, options: Mapping[str, Any]) -> tuple[Atoms, Any]:
+    from hrtemlake.models import build_model, find_sites
+
+    atoms = build_model(kind, model_rng(seed, index), **options)
+    return atoms, find_sites(atoms)
+
+
+def simulate_structures(
+    lake: Lake,
+    dataset: str,
+    kind: str,
+    count: int,
+    seed: int,
+    options: Mapping[str, Any] | None = None,
+    progress=None,
+) -> int:
+    """Build the missing models ``0..count-1`` of ``dataset`` and store them with their sites.
+
+    Parameters
+    ----------
+    lake
+        A lake opened with ``mode="a"``.
+    dataset
+        Dataset name (``simulations/<dataset>/...``).
+    kind
+        ``"nanoparticle"`` or ``"mx2"`` (see :func:`hrtemlake.models.build_model`).
+    count
+        Number of models the dataset should hold; a larger count extends it.
+    seed
+        Dataset seed.
+    options
+        Builder options (e.g. ``{"element": "Pt", "max_tilt": 2}``).
+    progress
+        Optional callable ``progress(done, total)``.
+
+    Returns
+    -------
+    The number of models built in this call.
+    """
+    from hrtemlake.models import build_model
+
+    if count < 0:
+        raise ParameterError(f"--count must be >= 0, got {count}")
+    options = dict(options or {})
+    build_model(kind, model_rng(seed, 0), **options)  # validate kind and options before writing
+    parameters = {"kind": kind, "seed": seed, "options": options}
+    structures = lake.writer("structures", dataset=dataset, parameters=parameters, seed=seed,
+                             attrs={"kind": kind})  # fmt: skip
+    class_names = list(_build(kind, seed, 0, options)[1].class_names)
+    sites = lake.writer("sites", dataset=dataset, parameters=parameters, seed=seed,
+                        attrs={"class_names": class_names})  # fmt: skip
+    first = min(structures.n_items, sites.n_items)
+    for start in range(first, count, _APPEND_BATCH):
+        models = [_build(kind, seed, i, options) for i in range(start, min(start + _APPEND_BATCH, count))]
+        indices = range(start, start + len(models))
+        new = [(a, s) for i, (a, s) in zip(indices, models) if i >= structures.n_items]
+        if new:
+            structures.append(
+                [{"numbers": a.numbers, "positions": a.positions} for a, _ in new],
+                per_item={"cell": np.stack([a.cell.array for a, _ in new])},
+            )
+        new_sites = [s for i, (_, s) in zip(indices, models) if i >= sites.n_items]
+        if new_sites:
+            sites.append([
+                {"site_position": s.positions, "site_class": s.classes, "site_count": s.counts}
+                for s in new_sites
+            ])  # fmt: skip
+        if progress is not None:
+            progress(indices.stop, count)
+    return max(0, count - first)
+
+
+def load_atoms(lake: Lake, dataset: str, indices: Iterable[int]) -> list[Atoms]:
+    """The stored models ``indices`` of ``dataset`` as :class:`ase.Atoms`."""
+    group = lake.group("structures", dataset=dataset)
+    ends = group["offsets"][:]
+    cells = group["cell"][:]
+    atoms = []
+    for i in indices:
+        start = int(ends[i - 1]) if i else 0
+        stop = int(ends[i])
+        atoms.append(
+            Atoms(
+                numbers=group["numbers"][start:stop],
+                positions=group["positions"][start:stop].astype(np.float64),
+                cell=cells[i],
+                pbc=True,
+            )
+        )
+    return atoms
+
+
+def exitwave_writer(lake: Lake, dataset: str, settings: ExitWaveSettings) -> ItemWriter:
+    """Create (or reopen) the exit-wave group of ``dataset`` for its stored models."""
+    structures = lake.group("structures", dataset=dataset)
+    count = int(structures["write_session"].shape[0])
+    if count == 0:
+        raise ParameterError(f"dataset '{dataset}' has no models: run `simulate structures` first")
+    first = load_atoms(lake, dataset, [0])[0]
+    ny, nx = settings.grid(first)
+    return lake.writer(
+        "exitwaves",
+        dataset=dataset,
+        n_items=count,
+        parameters=settings.to_dict(),
+        coords={"y": np.arange(ny) * settings.sampling, "x": np.arange(nx) * settings.sampling},
+        scalars={"energy": settings.energy, "sampling": settings.sampling},
+    )
+
+
+def missing_exitwave_blocks(writer: ItemWriter, per_block: int = 1) -> list[range]:
+    """Chunk-aligned blocks of models whose exit waves are still missing."""
+    return chunk_blocks(writer.missing(), writer.spec.item_chunk, per_block, writer.n_items)
+
+
+def compute_exitwave_block(
+    writer: ItemWriter, dataset: str, block: range, settings: ExitWaveSettings, seed: int = 0
+) -> int:
+    """Compute and store the exit waves of models ``block``; returns how many."""
+    lake = Lake(writer.location, mode="r")
+    models = load_atoms(lake, dataset, block)
+    shape = writer.array("exit_wave").shape[1:]
+    waves = []
+    for index, atoms in zip(block, models):
+        wave = compute_exit_wave(atoms, settings, seed=int(model_rng(seed, index).integers(2**31)))
+        if wave.shape != shape:
+            raise ParameterError(
+                f"model {index} of '{dataset}' has a {wave.shape} exit wave; the dataset's is "
+                f"{shape}: every model of a dataset needs the same lateral cell"
+            )
+        waves.append(wave)
+    writer.write(block.start, {"exit_wave": np.stack(waves)})
+    return len(block)
