@@ -17,6 +17,11 @@ from hrtemlake.errors import ParameterError
 
 __all__ = ["ExitWaveSettings", "compute_exit_wave", "default_energy"]
 
+#: abTEM settings for every exit wave: FFTW's MEASURE planner times candidate algorithms,
+#: so results would differ in the last bits between processes; ESTIMATE plans
+#: deterministically, which keeps a dataset identical whatever the number of workers.
+ABTEM_CONFIG = {"fftw.planning_effort": "FFTW_ESTIMATE", "diagnostics.progress_bar": False}
+
 #: Beam energies of the thesis scripts [eV]: 300 keV for supported nanoparticles (§3.1),
 #: 50 keV for MX2 flakes (Listing 3.5).
 DEFAULT_ENERGY = {"nanoparticle": 300e3, "mx2": 50e3}
@@ -114,6 +119,11 @@ def compute_exit_wave(atoms: Atoms, settings: ExitWaveSettings, seed: int | None
     """
     import abtem
 
+    with abtem.config.set(ABTEM_CONFIG):
+        return _compute(abtem, atoms, settings, seed)
+
+
+def _compute(abtem, atoms: Atoms, settings: ExitWaveSettings, seed: int | None) -> np.ndarray:
     specimen: Any = atoms
     if settings.frozen_phonons:
         specimen = abtem.FrozenPhonons(
