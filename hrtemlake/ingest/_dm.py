@@ -21,7 +21,7 @@ from hrtemlake.ingest._metadata import (
     parse_date_time,
     to_jsonable,
 )
-from hrtemlake.ingest._types import FrameReadError, FrameRecord, UnknownUnitError
+from hrtemlake.ingest._types import FrameReadError, FrameRecord, UnknownUnitError, dtype_rejection
 
 # Top-level DM tag groups that only hold GUI state (window layout, colour tables, printer
 # settings as binary blobs, thumbnails); the science lives in ImageList.
@@ -140,7 +140,7 @@ def _rejection(path: Path, signal: dict, allow_diffraction: bool) -> str | None:
         return f"{n_signal_axes}-D signal of shape {shape} (a spectrum or plot), not a 2-D image"
     if any(axis.get("navigate", False) for axis in signal["axes"][-2:]):
         return f"signal of shape {shape} whose image axes are not the last two"
-    reason = _dtype_rejection(np.dtype(signal["data"].dtype))
+    reason = dtype_rejection(np.dtype(signal["data"].dtype))
     if reason is None and _calibration(path, signal["axes"])[0] == "reciprocal":
         if not allow_diffraction:
             units = [axis.get("units") for axis in signal["axes"][-2:]]
@@ -149,18 +149,6 @@ def _rejection(path: Path, signal: dict, allow_diffraction: bool) -> str | None:
                 "real-space image (pass allow_diffraction=True to read it)"
             )
     return reason or _truncation(path, signal)
-
-
-def _dtype_rejection(dtype: np.dtype) -> str | None:
-    if dtype.names:
-        return "RGB(A) colour image: a rendered picture, not detector counts"
-    if dtype.kind == "c":
-        return f"complex-valued data ({dtype}; an FFT or a wave), not detector counts"
-    if dtype.kind == "b":
-        return "boolean data (a mask), not detector counts"
-    if dtype.kind not in "iuf":
-        return f"unsupported data type {dtype}"
-    return None
 
 
 def _truncation(path: Path, signal: dict) -> str | None:

@@ -18,7 +18,12 @@ from hrtemlake.ingest._metadata import (
     parse_date_time,
     to_jsonable,
 )
-from hrtemlake.ingest._types import FrameReadError, FrameRecord, UnknownUnitError
+from hrtemlake.ingest._types import (
+    FrameReadError,
+    FrameRecord,
+    UnknownUnitError,
+    dtype_rejection,
+)
 
 # ResolutionUnit → Å per unit; INCH is left out on purpose: a dpi value is a print
 # setting that every image editor writes, never a microscope calibration.
@@ -111,13 +116,7 @@ def _series_rejection(series: Any, file_size: int) -> str | None:
         return f"colour image (axes {axes}): a rendered picture, not detector counts"
     if not axes.endswith("YX") or len(series.keyframe.shape) != 2:
         return f"axes {axes} do not end in one 2-D image plane"
-    if dtype.kind == "c":
-        return f"complex-valued data ({dtype}), not detector counts"
-    if dtype.kind == "b":
-        return "boolean data (a mask), not detector counts"
-    if dtype.kind not in "iuf":
-        return f"unsupported data type {dtype}"
-    return _truncation(series, file_size)
+    return dtype_rejection(dtype) or _truncation(series, file_size)
 
 
 def _truncation(series: Any, file_size: int) -> str | None:

@@ -115,3 +115,16 @@ class FrameRecord:
     def load(self) -> np.ndarray:
         """Return the frame as an in-memory NumPy array (reads it if lazy)."""
         return np.asarray(self.data)
+
+
+def dtype_rejection(dtype: np.dtype) -> str | None:
+    """Why frames of ``dtype`` are not detector counts, or None if they are."""
+    if dtype.names:
+        return "RGB(A) colour image: a rendered picture, not detector counts"
+    if dtype.kind == "c":
+        return f"complex-valued data ({dtype}; an FFT or a wave), not detector counts"
+    if dtype.kind == "b":
+        return "boolean data (a mask), not detector counts"
+    if dtype.kind not in "iuf":
+        return f"unsupported data type {dtype}"
+    return None
