@@ -1,96 +1,16 @@
-"""The ``hrtemlake`` command line: one command group per stage, each a thin layer."""
+"""``hrtemlake simulate`` and ``hrtemlake export``: simulated datasets."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from hrtemlake._version import __version__
-from hrtemlake.errors import HrtemlakeError
+from hrtemlake.cli._common import ClusterOption, DatasetOption, LakeOption, WorkersOption
 
-app = typer.Typer(
-    name="hrtemlake",
-    help="A batch data lake and analysis platform for deep learning on HR-TEM.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-lake_app = typer.Typer(help="Inspect and validate the lake.", no_args_is_help=True)
-app.add_typer(lake_app, name="lake")
-simulate_app = typer.Typer(help="Simulate atomic models and exit waves.", no_args_is_help=True)
-app.add_typer(simulate_app, name="simulate")
+simulate_app = typer.Typer(help="Simulate atomic models, exit waves and images.", no_args_is_help=True)
 export_app = typer.Typer(help="Export lake content to community formats.", no_args_is_help=True)
-app.add_typer(export_app, name="export")
-
-LakeOption = Annotated[
-    Optional[str],
-    typer.Option(
-        "--lake",
-        help="Lake location (path or fsspec URL). Default: $HRTEMLAKE_LAKE, else ./lake.zarr.",
-        show_default=False,
-    ),
-]
-WorkersOption = Annotated[
-    Optional[int],
-    typer.Option("--workers", "-n", help="Dask worker processes (default: the machine's cores)."),
-]
-ClusterOption = Annotated[
-    Optional[Path],
-    typer.Option(help="Cluster configuration YAML (default: $HRTEMLAKE_CLUSTER, else local)."),
-]
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"hrtemlake {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
-    ] = False,
-) -> None:
-    """hrtemlake: simulate, ingest, train and analyse HR-TEM data in one Zarr lake."""
-
-
-@lake_app.command("ls")
-def lake_ls(lake: LakeOption = None) -> None:
-    """Print the lake tree with dims, shapes, dtypes and sizes."""
-    from hrtemlake.lake.check import describe_lake
-
-    for line in describe_lake(lake):
-        typer.echo(line)
-
-
-@lake_app.command("check")
-def lake_check(lake: LakeOption = None) -> None:
-    """Validate every group and variable against the catalog (exit 1 on errors)."""
-    from hrtemlake.lake.check import check_lake
-
-    problems = check_lake(lake)
-    for problem in problems:
-        typer.echo(str(problem))
-    errors = sum(p.severity == "error" for p in problems)
-    warnings = len(problems) - errors
-    typer.echo(f"{errors} error(s), {warnings} warning(s)")
-    if errors:
-        raise typer.Exit(1)
-
-
-@lake_app.command("schema")
-def lake_schema() -> None:
-    """Print the catalog (every group, variable, dims, dtype, units) as Markdown."""
-    from hrtemlake.lake.docs import schema_markdown
-
-    typer.echo(schema_markdown())
-
-
-DatasetOption = Annotated[str, typer.Option("--dataset", "-d", help="Dataset name.")]
 
 
 def _options(pairs: list[str], **explicit) -> dict:
@@ -184,40 +104,7 @@ def export_structures_cmd(
     typer.echo(f"wrote {count} models to {out}")
 
 
-@app.command()
-def demo(
-    lake: LakeOption = None,
-    workers: WorkersOption = 2,
-    cluster: ClusterOption = None,
-) -> None:
-    """Run the main job end to end on small defaults into a local lake."""
-    from hrtemlake.flows.demo import run_demo
-
-    run_demo(lake=lake, workers=workers, cluster=cluster)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Console entry point: user errors print one line and exit with status 2."""
-    try:
-        code = app(args=argv, standalone_mode=False)
-    except HrtemlakeError as err:
-        typer.echo(f"error: {err}", err=True)
-        sys.exit(2)
-    except typer.Exit as exit_:
-        sys.exit(exit_.exit_code)
-    except typer.Abort:
-        typer.echo("aborted", err=True)
-        sys.exit(130)
-    except Exception as err:  # click's usage errors
-        import click
-
-        if isinstance(err, click.exceptions.ClickException):
-            err.show()
-            sys.exit(err.exit_code)
-        raise
-    if isinstance(code, int) and code:
-        sys.exit(code)
-
-
-if __name__ == "__main__":
-    main()
+def register(app: typer.Typer) -> None:
+    """Add this stage's commands to the main app."""
+    app.add_typer(simulate_app, name="simulate")
+    app.add_typer(export_app, name="export")
