@@ -50,6 +50,8 @@ def prefect_api(startup_timeout: int = 60) -> Iterator[str | None]:
         return
     from prefect.server.api.server import SubprocessASGIServer
 
+    # the temporary server inherits the environment; it has no network to report usage to
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     server = SubprocessASGIServer()
     server.start(timeout=startup_timeout)
     os.environ["PREFECT_API_URL"] = server.api_url

@@ -11,6 +11,7 @@ through zarr.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import threading
@@ -21,9 +22,10 @@ import numpy as np
 import zarr
 from numcodecs import Blosc
 from zarr.codecs import BloscCodec, BytesCodec
+from zarr.core.sync import sync
 from zarr.storage import LocalStore
 
-__all__ = ["write_items", "read_items"]
+__all__ = ["write_items", "write_rows", "resize_items", "read_items"]
 
 _SHUFFLE = {"noshuffle": Blosc.NOSHUFFLE, "shuffle": Blosc.SHUFFLE, "bitshuffle": Blosc.BITSHUFFLE}
 
@@ -54,6 +56,31 @@ def write_items(array: zarr.Array, start: int, data: np.ndarray) -> None:
         os.replace(partial, path)  # atomic, as zarr's own LocalStore writes
 
     list(_pool().map(put, range(0, len(data), step)))
+
+
+def write_rows(start: int, rows: dict[str, tuple[zarr.Array, np.ndarray]]) -> None:
+    """Write the same item rows of several arrays: whole chunks directly, the rest
+    through zarr in one batch of concurrent writes (one event-loop round trip, not one each).
+    """
+    slow = []
+    for array, data in rows.values():
+        if _fast_codec(array, start, data) is not None:
+            write_items(array, start, data)
+        else:
+            slow.append(array.async_array.setitem(slice(start, start + len(data)), data))
+    if slow:
+        sync(_gather(slow))
+
+
+def resize_items(arrays: list[zarr.Array], length: int) -> None:
+    """Set the item-axis length of several arrays concurrently."""
+    pending = [a.async_array.resize((length, *a.shape[1:])) for a in arrays if a.shape[0] != length]
+    if pending:
+        sync(_gather(pending))
+
+
+async def _gather(coroutines) -> None:
+    await asyncio.gather(*coroutines)
 
 
 def read_items(array: zarr.Array, items: slice | np.ndarray) -> np.ndarray:

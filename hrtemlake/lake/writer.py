@@ -28,7 +28,7 @@ import numpy as np
 import zarr
 
 from hrtemlake.errors import LakeError, SchemaError
-from hrtemlake.lake.chunkio import write_items
+from hrtemlake.lake.chunkio import resize_items, write_rows
 from hrtemlake.lake.schema import WRITE_SESSION, GroupSpec, VariableSpec, get_schema
 from hrtemlake.lake.store import open_store
 
@@ -89,9 +89,9 @@ class _GroupWriter:
     def _write_rows(self, start: int, arrays: Mapping[str, np.ndarray]) -> None:
         """Write item rows, then mark them complete (the order makes crashes safe)."""
         count = len(next(iter(arrays.values()))) if arrays else 0
-        for name, array in arrays.items():
-            write_items(self.array(name), start, array)
-        self.array(WRITE_SESSION)[start : start + count] = self.session
+        write_rows(start, {name: (self.array(name), a) for name, a in arrays.items()})
+        done = np.full(count, self.session, dtype=np.int32)
+        write_rows(start, {WRITE_SESSION: (self.array(WRITE_SESSION), done)})
 
     def _where(self, name: str | None = None) -> str:
         return f"{self.path}/{name}" if name else self.path
@@ -191,12 +191,10 @@ class _SequentialWriter(_GroupWriter):
         spec = self.spec
         done = self.array(WRITE_SESSION)[:] > 0
         n = int(np.argmin(done)) if not done.all() else done.size
-        for var in spec.item_variables():
-            _resize_first(self.array(var.name), n)
+        resize_items([self.array(v.name) for v in spec.item_variables()], n)
         if spec.layout == "ragged":
             end = int(self.array(spec.offsets)[n - 1]) if n else 0
-            for var in spec.ragged_variables():
-                _resize_first(self.array(var.name), end)
+            resize_items([self.array(v.name) for v in spec.ragged_variables()], end)
         return n
 
 
@@ -209,8 +207,7 @@ class AppendWriter(_SequentialWriter):
         arrays, count = self._check_values(values, variables, None)
         start = self.n_items
         stop = start + count
-        for var in self.spec.item_variables():
-            _resize_first(self.array(var.name), stop)
+        resize_items([self.array(v.name) for v in self.spec.item_variables()], stop)
         self._write_rows(start, arrays)
         self._n = stop
         return range(start, stop)
@@ -242,14 +239,14 @@ class RaggedWriter(_SequentialWriter):
         start_item = self.n_items
         begin = int(self.array(spec.offsets)[start_item - 1]) if start_item else 0
         end = begin + int(lengths.sum())
-        for var in ragged_vars:
-            array = self.array(var.name)
-            _resize_first(array, end)
-            if end > begin:
-                array[begin:end] = np.concatenate([arrays[var.name] for arrays, _ in flat])
+        resize_items([self.array(v.name) for v in ragged_vars], end)
+        if end > begin:
+            write_rows(begin, {
+                v.name: (self.array(v.name), np.concatenate([a[v.name] for a, _ in flat]))
+                for v in ragged_vars
+            })  # fmt: skip
         stop_item = start_item + count
-        for var in spec.item_variables():
-            _resize_first(self.array(var.name), stop_item)
+        resize_items([self.array(v.name) for v in spec.item_variables()], stop_item)
         items[spec.offsets] = begin + np.cumsum(lengths)
         self._write_rows(start_item, items)
         self._n = stop_item
@@ -261,11 +258,6 @@ class RaggedWriter(_SequentialWriter):
         starts = np.concatenate([[0], ends[:-1]])
         for a, b in zip(starts, ends):
             yield slice(int(a), int(b))
-
-
-def _resize_first(array: zarr.Array, length: int) -> None:
-    if array.shape[0] != length:
-        array.resize((length, *array.shape[1:]))
 
 
 def chunk_blocks(
