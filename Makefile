@@ -4,13 +4,23 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Debian packages GPAW (the md extra) builds against
+SYSTEM_PACKAGES := libxc-dev libopenblas-dev liblapack-dev
 
-.PHONY: demo test install bench clean-venv
+.PHONY: demo test install system-deps bench clean-venv
 
-$(BIN)/.installed: pyproject.toml
+# Installs the system packages when they are missing (needs root and apt-get; otherwise
+# prints what to install).
+system-deps:
+	@if dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES); \
+	else echo "please install: $(SYSTEM_PACKAGES)"; exit 1; fi
+
+$(BIN)/.installed: pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	CC=g++ $(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 
 install: $(BIN)/.installed

@@ -1,0 +1,1 @@
+"""Molecular dynamics (GPAW or any ASE calculator) and vibrational-amplitude tables."""
