@@ -10,6 +10,11 @@ tasks on a batch system through dask-jobqueue::
     class: dask_jobqueue.SLURMCluster   # or PBSCluster, or distributed.LocalCluster
     kwargs: {cores: 16, memory: 64GB, walltime: "02:00:00", queue: gpu}
     scale: 4                            # jobs (or workers for LocalCluster)
+    gpus: 1                             # GPUs per job (optional)
+    container: /path/hrtemlake-gpu.sif  # workers run inside this Apptainer image (optional)
+    binds: [/data]                      # extra paths bound into the container (optional)
+
+``hrtemlake cluster script --cluster cluster.yaml`` prints the job script it submits.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from hrtemlake.errors import ParameterError
 __all__ = ["prefect_api", "task_runner", "load_cluster_config", "ENV_CLUSTER", "default_workers"]
 
 ENV_CLUSTER = "HRTEMLAKE_CLUSTER"
+_CLUSTER_KEYS = {"class", "kwargs", "scale", "adapt", "gpus", "container", "binds"}
 
 
 def default_workers() -> int:
@@ -92,16 +98,52 @@ def load_cluster_config(path: str | os.PathLike | None = None) -> dict[str, Any]
     if not file.is_file():
         raise ParameterError(f"cluster configuration {str(file)!r} does not exist")
     config = yaml.safe_load(file.read_text()) or {}
-    unknown = sorted(set(config) - {"class", "kwargs", "scale", "adapt"})
+    unknown = sorted(set(config) - _CLUSTER_KEYS)
     if unknown or "class" not in config:
         raise ParameterError(
-            f"{file}: expected keys 'class', 'kwargs', 'scale'/'adapt'; got {sorted(config)}"
+            f"{file}: expected keys {sorted(_CLUSTER_KEYS)} ('class' required); got {sorted(config)}"
         )
     config.setdefault("kwargs", {})
     return config
 
 
-def task_runner(workers: int | None = None, cluster: str | os.PathLike | None = None):
+def cluster_kwargs(config: dict[str, Any], lake: str | None = None) -> dict[str, Any]:
+    """Keyword arguments for a jobqueue cluster class: GPUs and the container folded in."""
+    kwargs = dict(config.get("kwargs", {}))
+    gpus = int(config.get("gpus") or 0)
+    directives = list(kwargs.get("job_extra_directives", []))
+    if gpus and "SLURM" in config["class"]:
+        directives.append(f"--gres=gpu:{gpus}")
+    elif gpus and "PBS" in config["class"]:
+        directives.append(f"-l ngpus={gpus}")
+    if directives:
+        kwargs["job_extra_directives"] = directives
+    if config.get("container"):
+        from hrtemlake.containers import Container
+
+        image = Container(str(config["container"]), tuple(config.get("binds", ())), gpu=gpus > 0)
+        # the worker command is `python -m distributed.cli.dask_worker ...`: run that python in the image
+        kwargs["python"] = " ".join(image.command([], lake)[:-1]) + " python"
+    return kwargs
+
+
+def job_script(cluster: str | os.PathLike | None = None, lake: str | None = None) -> str:
+    """The batch job script the configured jobqueue cluster would submit (nothing is submitted)."""
+    from importlib import import_module
+
+    config = load_cluster_config(cluster)
+    if config["class"] == "distributed.LocalCluster":
+        raise ParameterError("a LocalCluster submits no job script; give a dask_jobqueue cluster file")
+    module, _, name = config["class"].rpartition(".")
+    cls = getattr(import_module(module), name)
+    kwargs = {"scheduler_options": {"dashboard_address": None}, **cluster_kwargs(config, lake)}
+    with cls(**kwargs) as batch_cluster:
+        return batch_cluster.job_script()
+
+
+def task_runner(
+    workers: int | None = None, cluster: str | os.PathLike | None = None, lake: str | None = None
+):
     """A :class:`prefect_dask.DaskTaskRunner` for the configured cluster.
 
     Parameters
@@ -111,11 +153,13 @@ def task_runner(workers: int | None = None, cluster: str | os.PathLike | None = 
         For a jobqueue cluster, the number of jobs (overrides ``scale``).
     cluster
         Cluster configuration file (see the module docstring).
+    lake
+        The lake the flow writes, bound into the workers' container if one is configured.
     """
     from prefect_dask import DaskTaskRunner
 
     config = load_cluster_config(cluster)
-    kwargs = dict(config["kwargs"])
+    kwargs = cluster_kwargs(config, lake)
     if config["class"] == "distributed.LocalCluster":
         if workers is not None and workers < 1:
             raise ParameterError(f"--workers must be at least 1, got {workers}")
