@@ -1,7 +1,10 @@
 """Experimental data in: DigitalMicrograph / TIFF files to frame records, dose and noise fits.
 
-``readers`` turns every source into :class:`FrameRecord` s; ``noise`` measures dose, the
-noise power spectrum and the detector MTF / readout noise of vacuum regions.
+``readers`` turns every source into :class:`FrameRecord` s; ``series`` appends them to the
+lake (``experiments/<series>``, with a quarantine table) and reads series back
+(:class:`ExperimentalSeries`); ``noise`` measures dose, the noise power spectrum and the
+detector MTF / readout noise of vacuum regions, and ``noisefit`` does so for every frame of
+a series into ``experiments/<series>/noise``.
 """
 
 from hrtemlake.ingest.noise import (
@@ -13,8 +16,16 @@ from hrtemlake.ingest.noise import (
     frame_dose,
     local_standardise,
     parameter_fragment,
+    plot_mtf_fit,
     radial_power_spectrum,
     readout_from_series,
+)
+from hrtemlake.ingest.noisefit import (
+    NoiseFitResult,
+    fit_series_noise,
+    series_fits,
+    series_parameter_fragment,
+    series_readout,
 )
 from hrtemlake.ingest.readers import (
     FrameReadError,
@@ -22,6 +33,14 @@ from hrtemlake.ingest.readers import (
     UnknownUnitError,
     discover,
     read_frames,
+)
+from hrtemlake.ingest.series import (
+    ExperimentalSeries,
+    IngestProgress,
+    IngestResult,
+    Quarantined,
+    ingest_series,
+    load_series,
 )
 
 __all__ = [
@@ -40,4 +59,16 @@ __all__ = [
     "fit_mtf",
     "readout_from_series",
     "parameter_fragment",
+    "plot_mtf_fit",
+    "ingest_series",
+    "IngestResult",
+    "IngestProgress",
+    "Quarantined",
+    "ExperimentalSeries",
+    "load_series",
+    "fit_series_noise",
+    "NoiseFitResult",
+    "series_fits",
+    "series_readout",
+    "series_parameter_fragment",
 ]

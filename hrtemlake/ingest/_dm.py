@@ -68,6 +68,7 @@ class _Signal:
     times: list[tuple[datetime | None, str | None]]
     metadata: dict
     notes: tuple[str, ...]
+    data_offset: int | None = None  # where the pixels start in the file (C order)
 
 
 def open_dm(path: Path, *, allow_diffraction: bool, dayfirst: bool) -> list[_Signal]:
@@ -92,6 +93,10 @@ def iter_dm(path: Path, signals: list[_Signal]) -> Iterator[FrameRecord]:
         for k in range(math.prod(nav_shape)):
             frame = signal.data[np.unravel_index(k, nav_shape)] if nav_shape else signal.data
             time, time_source = signal.times[k]
+            reader = None
+            if signal.data_offset is not None:
+                offset = signal.data_offset + k * frame.dtype.itemsize * math.prod(frame.shape)
+                reader = _FrameBytes(path, offset, frame.dtype, tuple(frame.shape))
             yield FrameRecord(
                 data=frame,
                 pixel_size=signal.pixel_size,
@@ -102,9 +107,41 @@ def iter_dm(path: Path, signals: list[_Signal]) -> Iterator[FrameRecord]:
                 signal_index=signal.index,
                 metadata=signal.metadata,
                 notes=signal.notes,
+                reader=reader,
                 **signal.fields,
             )
             position += 1
+
+
+@dataclass(frozen=True)
+class _FrameBytes:
+    """Reads one frame's bytes from a DM file: no Dask graph, nothing else of the file."""
+
+    path: Path
+    offset: int
+    dtype: np.dtype
+    shape: tuple[int, int]
+
+    def __call__(self, out: np.ndarray | None = None) -> np.ndarray:
+        count = math.prod(self.shape)
+        direct = (out is not None and out.dtype == self.dtype and out.shape == self.shape
+                  and out.flags.c_contiguous)  # fmt: skip
+        with open(self.path, "rb") as fh:
+            fh.seek(self.offset)
+            if direct:  # straight into the caller's buffer: no temporary frame
+                complete = fh.readinto(memoryview(out).cast("B")) == out.nbytes
+            else:
+                data = np.fromfile(fh, dtype=self.dtype, count=count)
+                complete = data.size == count
+        if not complete:
+            raise FrameReadError(self.path, "file ends early (truncated) while reading a frame")
+        if direct:
+            return out
+        data = data.reshape(self.shape)
+        if out is None:
+            return data
+        np.copyto(out, data, casting="unsafe")
+        return out
 
 
 # -- parsing ------------------------------------------------------------------------------
@@ -209,7 +246,20 @@ def _prepare(path: Path, index: int, signal: dict, notes: tuple, dayfirst: bool)
         {k: v for k, v in signal["original_metadata"].items() if k not in _GUI_GROUPS}
     )
     all_notes = notes + tuple(n for n in (calib_note, *time_notes, *field_notes) if n)
-    return _Signal(index, signal["data"], pixel_size, fields, times, metadata, all_notes)
+    return _Signal(index, signal["data"], pixel_size, fields, times, metadata, all_notes,
+                   _data_offset(signal))  # fmt: skip
+
+
+def _data_offset(signal: dict) -> int | None:
+    """File offset of a signal's pixels when they can be read directly, else None."""
+    block = get_path(_image_group(signal), "ImageData", "Data")
+    dtype = np.dtype(signal["data"].dtype)
+    if not isinstance(block, dict) or "offset" not in block or dtype.kind not in "iuf":
+        return None  # inline (small) data, or a type rsciio converts while reading
+    expected = math.prod(signal["data"].shape) * dtype.itemsize
+    if int(block.get("size_bytes", expected)) != expected:
+        return None
+    return int(block["offset"])
 
 
 def _calibration(path: Path, axes: list[dict]) -> tuple[str, list]:

@@ -53,7 +53,8 @@ def open_tiff(path: Path, *, allow_diffraction: bool, dayfirst: bool) -> tuple[l
         with tifffile.TiffFile(path) as tif:
             series, skipped = _usable_series(tif)
             if not series:
-                reason = "no readable 2-D grey-scale image: " + "; ".join(skipped)
+                reason = ("no readable 2-D grey-scale image: " + "; ".join(skipped) if skipped
+                          else "not a readable TIFF: it holds no image (corrupt or empty)")
                 raise FrameReadError(path, reason)
             metadata = _metadata(tif)
             prepared = [

@@ -65,12 +65,12 @@ class Lake:
         return get_schema().group(kind).format_path(**names)
 
     def exists(self, kind: str, **names: str) -> bool:
-        """Whether the group has been created."""
+        """Whether the group has been created (not merely a parent of other groups)."""
         try:
-            self.root[self.path(kind, **names)]
+            group = self.root[self.path(kind, **names)]
         except KeyError:
             return False
-        return True
+        return group.attrs.get(KIND_ATTR) == kind
 
     def group(self, kind: str, **names: str) -> zarr.Group:
         """The Zarr group of ``kind`` for ``names``; a clear error if absent."""
@@ -78,9 +78,9 @@ class Lake:
         try:
             group = self.root[path]
         except KeyError:
-            raise LakeError(f"{self.location}: no {kind} group at '{path}'") from None
-        if not isinstance(group, zarr.Group):
-            raise LakeError(f"{self.location}: '{path}' is an array, not a group")
+            group = None
+        if not isinstance(group, zarr.Group) or group.attrs.get(KIND_ATTR) != kind:
+            raise LakeError(f"{self.location}: no {kind} group at '{path}'")
         return group
 
     def names(self, kind: str) -> list[dict[str, str]]:
@@ -185,15 +185,30 @@ class Lake:
         spec = get_schema().group(kind)
         path = spec.format_path(**names)
         parameters = _jsonable(dict(parameters or {}))
-        if self.exists(kind, **names):
+        existing = self._bare_or_group(path)
+        if existing is not None and KIND_ATTR in existing.attrs:
             group = self._reopen(spec, path, parameters, n_items)
         else:
+            # absent, or only a parent of other groups so far (e.g. experiments/S when
+            # experiments/S/quarantine was written first): the declared group goes there
             group = self._create(spec, path, parameters, n_items, sizes, coords, scalars, attrs)
         session = _start_session(group, provenance_record(parameters, seed))
         writer = _WRITERS[spec.layout](self.location, path, kind, session)
         if spec.layout != "dense":
             writer.n_items  # recovers an interrupted append before anyone writes
         return writer
+
+    def _bare_or_group(self, path: str) -> zarr.Group | None:
+        """The group at ``path`` if any; an error if it holds arrays of no declared kind."""
+        try:
+            group = self.root[path]
+        except KeyError:
+            return None
+        if not isinstance(group, zarr.Group):
+            raise LakeError(f"{self.location}: '{path}' is an array, not a group")
+        if KIND_ATTR not in group.attrs and any(True for _ in group.array_keys()):
+            raise LakeError(f"{self.location}: '{path}' holds arrays but is no hrtemlake group")
+        return group
 
     def _create(
         self,
@@ -217,7 +232,7 @@ class Lake:
         absent = [v.name for v in once if v.name not in values]
         if absent:
             raise SchemaError(f"{path}: missing coordinate/scalar value(s) {absent}")
-        group = zarr.open_group(self.root.store, path=path, mode="w-", zarr_format=3)
+        group = zarr.open_group(self.root.store, path=path, mode="a", zarr_format=3)
         group.attrs.update(
             {KIND_ATTR: spec.kind, "parameters": parameters, "provenance": [],
              **_jsonable(dict(attrs or {}))}

@@ -108,3 +108,14 @@ def test_dense_group_grows_on_reopen(lake_path):
 )
 def test_chunk_blocks(items, chunk, per_block, n, expected):
     assert [list(b) for b in chunk_blocks(items, chunk, per_block, n)] == expected
+
+
+def test_declared_group_created_over_a_bare_parent(lake_path):
+    lake = Lake(lake_path, mode="a")
+    lake.writer("quarantine", series="s1").append(
+        {"source": ["bad.dm4"], "reason": ["truncated"], "time_utc": ["2026-01-01T00:00:00"]}
+    )
+    frames_writer(lake).append({"frame": np.ones((1, 4, 5)), "time": [0.0], "source": ["a"]})
+    tree = Lake(lake_path).tree()
+    assert tree["experiments/s1"].frame.shape == (1, 4, 5)
+    assert list(tree["experiments/s1/quarantine"].reason.values) == ["truncated"]
