@@ -12,6 +12,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
 from hrtemlake.lake import ItemWriter, Lake
+from hrtemlake.md.amplitudes import load_vibrations
 from hrtemlake.simulate.dataset import (
     compute_exitwave_block,
     exitwave_writer,
@@ -42,16 +43,22 @@ def simulate_dataset(
     device: str = "cpu",
     models_per_task: int = 1,
     lake: str | None = None,
+    vibrations: str | None = None,
+    vibration_scale: float = 1.0,
 ) -> dict[str, int]:
     """Build ``count`` models of ``kind`` and their exit waves into ``simulations/<dataset>``.
 
+    With ``vibrations`` (an MD run, ``md/<run>`` or ``<run>``), the ``frozen_phonons``
+    configurations carry that run's vibrational amplitudes × ``vibration_scale`` (thesis
+    ch. 5); its tables are read here and travel with the settings as plain data.
     Returns the numbers of models and exit waves computed by this run.
     """
     logger = get_run_logger()
+    tables = load_vibrations(Lake(lake), vibrations) if vibrations else None
     settings = ExitWaveSettings(
         energy=energy or default_energy(kind), sampling=sampling, slice_thickness=slice_thickness,
         debye_waller=debye_waller, frozen_phonons=frozen_phonons, phonon_sigma=phonon_sigma,
-        device=device,
+        device=device, vibrations=tables, vibration_scale=vibration_scale,
     )  # fmt: skip
     store = Lake(lake, mode="a")
     built = simulate_structures(

@@ -2,12 +2,13 @@
 
 ``Potential`` → ``PlaneWave(energy).multislice`` exactly as abTEM users write it; this module
 adds what the pipeline needs on top: the paper-I Debye–Waller smearing of the potential,
-frozen-phonon averaging, the GPU switch, and a plain complex64 array out.
+frozen-phonon averaging (isotropic, or with the heterogeneous vibrations an MD run measured,
+thesis ch. 5), the GPU switch, and a plain complex64 array out.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -52,9 +53,19 @@ class ExitWaveSettings:
     frozen_phonons
         Number of frozen-phonon configurations to average (0 for none).
     phonon_sigma
-        Displacement standard deviation per direction of the frozen phonons [Å].
+        Displacement standard deviation per direction of the frozen phonons [Å]; with
+        ``vibrations``, the amplitude of elements the MD tables lack (e.g. a graphene support).
     device
         ``"cpu"`` or ``"gpu"`` (abTEM's own device option; needs CuPy and a GPU).
+    vibrations
+        The vibrational-amplitude tables of an MD run (:class:`hrtemlake.md.VibrationTables`,
+        or its ``to_dict()``), carried as plain data so the stored parameters say exactly
+        which amplitudes made the exit waves. The ``frozen_phonons`` configurations are then
+        drawn with :func:`hrtemlake.md.perturbed_configurations` (local-environment
+        amplitudes, plus the directional edge amplitudes when the run has an edge table)
+        instead of one isotropic ``phonon_sigma``.
+    vibration_scale
+        Factor on the MD amplitudes (e.g. > 1 to mimic beam heating).
     """
 
     energy: float = 300e3
@@ -65,8 +76,20 @@ class ExitWaveSettings:
     frozen_phonons: int = 0
     phonon_sigma: float = 0.0
     device: str = "cpu"
+    vibrations: Any = field(default=None, hash=False)
+    vibration_scale: float = 1.0
 
     def __post_init__(self) -> None:
+        if self.vibrations is not None:
+            from hrtemlake.md.amplitudes import VibrationTables
+
+            try:
+                tables = VibrationTables.from_dict(self.vibrations)
+            except (KeyError, TypeError, ValueError) as err:
+                raise ParameterError(
+                    f"exit waves: vibrations is not an amplitude table ({err})"
+                ) from None
+            object.__setattr__(self, "vibrations", tables)
         checks = {
             "energy": self.energy > 0,
             "sampling": self.sampling > 0,
@@ -74,6 +97,7 @@ class ExitWaveSettings:
             "debye_waller": self.debye_waller >= 0,
             "frozen_phonons": self.frozen_phonons >= 0,
             "phonon_sigma": self.phonon_sigma >= 0,
+            "vibration_scale": self.vibration_scale >= 0,
         }
         for name, ok in checks.items():
             if not ok:
@@ -84,11 +108,20 @@ class ExitWaveSettings:
             )
         if self.device not in ("cpu", "gpu"):
             raise ParameterError(f"exit waves: device must be 'cpu' or 'gpu', got {self.device!r}")
-        if self.frozen_phonons and self.phonon_sigma == 0:
-            raise ParameterError("exit waves: frozen_phonons needs phonon_sigma > 0")
+        if self.vibrations is not None and not self.frozen_phonons:
+            raise ParameterError("exit waves: vibrations need frozen_phonons >= 1 configurations")
+        if self.frozen_phonons and self.phonon_sigma == 0 and self.vibrations is None:
+            raise ParameterError(
+                "exit waves: frozen_phonons needs phonon_sigma > 0 (or vibrations)"
+            )
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        values = asdict(self)
+        if self.vibrations is None:  # as before vibrations existed: older datasets reopen
+            del values["vibrations"], values["vibration_scale"]
+        else:
+            values["vibrations"] = self.vibrations.to_dict()
+        return values
 
     def grid(self, atoms: Atoms) -> tuple[int, int]:
         """The (ny, nx) grid abTEM uses for ``atoms`` at this sampling."""
@@ -109,13 +142,15 @@ def compute_exit_wave(atoms: Atoms, settings: ExitWaveSettings, seed: int | None
     settings
         See :class:`ExitWaveSettings`.
     seed
-        Seed of the frozen-phonon displacements.
+        Seed of the frozen-phonon displacements (isotropic or from MD vibrations).
 
     Notes
     -----
     abTEM orders arrays (x, y); the lake stores images (y, x) like every image format, so
     the result is transposed.  With ``frozen_phonons`` the complex waves of the
-    configurations are averaged (the coherent mean wave).
+    configurations are averaged (the coherent mean wave); with ``vibrations`` the
+    configurations are perturbed by the MD amplitudes and given to abTEM as an
+    ``AtomsEnsemble``.
     """
     import abtem
 
@@ -125,7 +160,14 @@ def compute_exit_wave(atoms: Atoms, settings: ExitWaveSettings, seed: int | None
 
 def _compute(abtem, atoms: Atoms, settings: ExitWaveSettings, seed: int | None) -> np.ndarray:
     specimen: Any = atoms
-    if settings.frozen_phonons:
+    if settings.vibrations is not None:
+        from hrtemlake.md.vibrations import perturbed_configurations
+
+        specimen = abtem.AtomsEnsemble(perturbed_configurations(
+            atoms, settings.vibrations, settings.frozen_phonons, np.random.default_rng(seed),
+            scale=settings.vibration_scale, default_sigma=settings.phonon_sigma or None,
+        ))  # fmt: skip
+    elif settings.frozen_phonons:
         specimen = abtem.FrozenPhonons(
             atoms, num_configs=settings.frozen_phonons, sigmas=settings.phonon_sigma, seed=seed
         )
