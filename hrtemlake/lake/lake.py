@@ -234,9 +234,8 @@ class Lake:
             raise SchemaError(f"{path}: missing coordinate/scalar value(s) {absent}")
         group = zarr.open_group(self.root.store, path=path, mode="a", zarr_format=3)
         group.attrs.update(
-            {KIND_ATTR: spec.kind, "parameters": parameters, "provenance": [],
-             **_jsonable(dict(attrs or {}))}
-        )  # fmt: skip
+            {"parameters": parameters, "provenance": [], **_jsonable(dict(attrs or {}))}
+        )
         for var in spec.variables.values():
             shape = tuple(dim_sizes[d] for d in var.dims)
             array = _create_array(group, spec, var, shape)
@@ -245,6 +244,8 @@ class Lake:
                 if value.shape != shape:
                     raise SchemaError(f"{path}/{var.name}: expected shape {shape}, got {value.shape}")
                 array[...] = value
+        # last: readers take a group with its kind as complete (see exists())
+        group.attrs[KIND_ATTR] = spec.kind
         return group
 
     def _reopen(
