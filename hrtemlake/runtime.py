@@ -29,7 +29,7 @@ import yaml
 
 from hrtemlake.errors import ParameterError
 
-__all__ = ["prefect_api", "task_runner", "load_cluster_config", "ENV_CLUSTER", "default_workers"]
+__all__ = ["prefect_api", "prefect_server", "task_runner", "load_cluster_config", "ENV_CLUSTER", "default_workers"]
 
 ENV_CLUSTER = "HRTEMLAKE_CLUSTER"
 _CLUSTER_KEYS = {"class", "kwargs", "scale", "adapt", "gpus", "container", "binds"}
@@ -68,6 +68,58 @@ def prefect_api(startup_timeout: int = 60) -> Iterator[str | None]:
     finally:
         os.environ.pop("PREFECT_API_URL", None)
         server.stop()
+
+
+@contextlib.contextmanager
+def prefect_server(port: int | None = None, scheduler_seconds: float = 10.0, startup_timeout: float = 120.0):
+    """A full local Prefect server (with its scheduler) for this block, unless one is set.
+
+    Scheduled deployments need the server's scheduler service, which the temporary server
+    of :func:`prefect_api` does not run.  With ``$PREFECT_API_URL`` set, that server is used.
+    """
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    url = os.environ.get("PREFECT_API_URL")
+    if url:
+        yield url
+        return
+    if port is None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": str(scheduler_seconds),
+           "PREFECT_UI_ENABLED": "false"}  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the local Prefect server did not start on port {port}")
+            time.sleep(0.5)
+        os.environ["PREFECT_API_URL"] = url
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        with temporary_settings({PREFECT_API_URL: url}):
+            yield url
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def _drain_prefect_workers() -> None:

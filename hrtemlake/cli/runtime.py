@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Optional
+
 import typer
 
 from hrtemlake.cli._common import ClusterOption, LakeOption
@@ -17,6 +20,29 @@ def script(cluster: ClusterOption = None, lake: LakeOption = None) -> None:
     typer.echo(job_script(cluster, lake))
 
 
+def serve(
+    watch: Annotated[Optional[Path], typer.Option(help="Acquisition folder to ingest on a schedule.")] = None,
+    series: Annotated[str, typer.Option(help="Series name of the watched folder.")] = "live",
+    interval: Annotated[float, typer.Option(help="Seconds between scheduled ingests.")] = 60.0,
+    lake: LakeOption = None,
+) -> None:
+    """Serve every flow's deployment from this process (Ctrl-C stops).
+
+    Against $PREFECT_API_URL when set, else a local Prefect server started for the purpose
+    (with its scheduler, so scheduled ingests run).  Trigger runs with
+    `prefect deployment run FLOW/DEPLOYMENT --param ...`.
+    """
+    from prefect import serve as prefect_serve
+
+    from hrtemlake.flows.deployments import deployments
+    from hrtemlake.runtime import prefect_server
+
+    with prefect_server() as api:
+        typer.echo(f"Prefect API: {api}")
+        prefect_serve(*deployments(lake, str(watch) if watch else None, series, interval))
+
+
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the main app."""
     app.add_typer(cluster_app, name="cluster")
+    app.command("serve")(serve)
