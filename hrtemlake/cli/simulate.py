@@ -36,7 +36,7 @@ def simulate_structures_cmd(
     seed: Annotated[int, typer.Option(help="Dataset seed (use different seeds for train/val/test).")] = 0,
     element: Annotated[Optional[str], typer.Option(help="Nanoparticle FCC element (default Au).")] = None,
     formula: Annotated[Optional[str], typer.Option(help="MX2 formula (default MoS2).")] = None,
-    max_tilt: Annotated[Optional[float], typer.Option(help="Maximum tilt off the zone axis [deg].")] = None,
+    max_tilt: Annotated[Optional[float], typer.Option(help="Maximum tilt off the zone axis \\[deg].")] = None,
     set_: Annotated[list[str], typer.Option("--set", help="Any builder option, key=value (repeatable).")] = [],
     lake: LakeOption = None,
 ) -> None:
@@ -56,12 +56,14 @@ def simulate_structures_cmd(
 @simulate_app.command("exitwaves")
 def simulate_exitwaves_cmd(
     dataset: DatasetOption,
-    energy: Annotated[Optional[float], typer.Option(help="Beam energy [eV] (default: 300 keV nanoparticles, 50 keV MX2).")] = None,
-    sampling: Annotated[float, typer.Option(help="Sampling [Å].")] = 0.05,
-    slice_thickness: Annotated[float, typer.Option(help="Slice thickness [Å].")] = 0.2,
-    debye_waller: Annotated[float, typer.Option(help="Gaussian smearing of the potential [Å].")] = 0.0,
+    energy: Annotated[Optional[float], typer.Option(help="Beam energy \\[eV] (default: 300 keV nanoparticles, 50 keV MX2).")] = None,
+    sampling: Annotated[float, typer.Option(help="Sampling \\[Å].")] = 0.05,
+    slice_thickness: Annotated[float, typer.Option(help="Slice thickness \\[Å].")] = 0.2,
+    debye_waller: Annotated[float, typer.Option(help="Gaussian smearing of the potential \\[Å].")] = 0.0,
     frozen_phonons: Annotated[int, typer.Option(help="Frozen-phonon configurations (0: none).")] = 0,
-    phonon_sigma: Annotated[float, typer.Option(help="Frozen-phonon displacement per direction [Å].")] = 0.0,
+    phonon_sigma: Annotated[float, typer.Option(help="Frozen-phonon displacement per direction \\[Å].")] = 0.0,
+    vibrations: Annotated[Optional[str], typer.Option(help="MD run (md/RUN) whose amplitude tables perturb the --frozen-phonons configurations (thesis ch. 5).")] = None,
+    vibration_scale: Annotated[float, typer.Option(help="Factor on the MD amplitudes.")] = 1.0,
     device: Annotated[str, typer.Option(help="cpu or gpu (abTEM's device).")] = "cpu",
     workers: WorkersOption = None,
     cluster: ClusterOption = None,
@@ -82,8 +84,49 @@ def simulate_exitwaves_cmd(
             seed=parameters["seed"], options=parameters["options"], energy=energy,
             sampling=sampling, slice_thickness=slice_thickness, debye_waller=debye_waller,
             frozen_phonons=frozen_phonons, phonon_sigma=phonon_sigma, device=device, lake=lake,
+            vibrations=vibrations, vibration_scale=vibration_scale,
         )  # fmt: skip
     typer.echo(f"{dataset}: {result['exit_waves']} exit waves computed")
+
+
+@simulate_app.command("images")
+def simulate_images_cmd(
+    dataset: DatasetOption,
+    params: Annotated[Path, typer.Option("--params", "-p", help="Parameter file (YAML or JSON; thesis Table 3.2).")],
+    imageset: Annotated[Optional[str], typer.Option(help="Image set name (default: the parameter file's name without suffix).")] = None,
+    train: Annotated[bool, typer.Option("--train/--test", help="Training data: image_epochs images per exit wave (default); --test: one (validation/test data).")] = True,
+    epochs: Annotated[Optional[int], typer.Option(help="Image epochs per exit wave (overrides image_epochs).")] = None,
+    device: Annotated[str, typer.Option(help="cpu or gpu (CuPy).")] = "cpu",
+    debug_dir: Annotated[Optional[str], typer.Option(help="Folder for the `debug: N` previews (default: beside the lake, <lake>.debug/).")] = None,
+    models_per_task: Annotated[int, typer.Option(help="Models per Dask task.")] = 1,
+    workers: WorkersOption = None,
+    cluster: ClusterOption = None,
+    lake: LakeOption = None,
+) -> None:
+    """Make image epochs and labels of a dataset's exit waves (a Prefect flow over Dask)."""
+    from hrtemlake.errors import ParameterError
+    from hrtemlake.flows.images import simulate_images
+    from hrtemlake.runtime import prefect_api, task_runner
+    from hrtemlake.simulate.images import image_epochs
+    from hrtemlake.simulate.params import load_parameters
+
+    if not params.is_file():
+        raise ParameterError(f"parameter file {str(params)!r} does not exist")
+    parameters = load_parameters(params)
+    image_epochs(parameters, epochs, test=not train)  # user errors before any cluster starts
+    if device not in ("cpu", "gpu"):
+        raise ParameterError(f"--device must be cpu or gpu, got {device!r}")
+    if models_per_task < 1:
+        raise ParameterError(f"--models-per-task must be at least 1, got {models_per_task}")
+    runner = task_runner(workers=workers, cluster=cluster)
+    with prefect_api():
+        result = simulate_images.with_options(task_runner=runner)(
+            dataset=dataset, params=parameters.to_dict(), imageset=imageset or params.stem,
+            epochs=epochs, test=not train, models_per_task=models_per_task, device=device,
+            debug_dir=debug_dir, lake=lake,
+        )  # fmt: skip
+    typer.echo(f"{dataset}: {result['models']} models, {result['images']} images made, "
+               f"{result['previews']} previews")  # fmt: skip
 
 
 @export_app.command("structures")

@@ -1,0 +1,414 @@
+"""Image epochs and labels from exit waves: the public synthesis and its lake layer.
+
+:func:`synthesize_images` is a pure function (arrays in, arrays out) that the lake
+writer below and a training pipeline share: the pipeline can call it on the fly on
+stored exit waves to train on fresh microscope draws every epoch::
+
+    from hrtemlake.lake import Lake
+    from hrtemlake.simulate import load_parameters, synthesize_images
+    from hrtemlake.simulate.images import load_sites
+
+    lake, params = Lake("lake.zarr"), load_parameters("params.yaml")
+    waves = lake.dataset("exitwaves", dataset="train")
+    names = lake.dataset("sites", dataset="train").attrs["class_names"]
+    generator = np.random.default_rng()            # fresh draws on every call
+    for model in range(waves.sizes["model"]):
+        wave = lake.read("exitwaves", "exit_wave", slice(model, model + 1), dataset="train")[0]
+        out = synthesize_images(wave, float(waves.sampling), params, generator,
+                                energy=float(waves.energy), class_names=names,
+                                sites=load_sites(lake, "train", [model])[0])
+        out["image"], out["label"]                 # (1, focus, y, x), (1, channel, y, x)
+
+The lake layer (:func:`image_writer`, :func:`missing_image_blocks`,
+:func:`compute_image_block`) stores the epochs of a dataset's exit waves in
+``simulations/<dataset>/images/<imageset>``; ``flows/images.py`` batches it over Dask.
+Epoch ``e`` of model ``m`` draws from ``SeedSequence(params.seed, spawn_key=(m, e))``
+(:func:`~hrtemlake.simulate.epochs.epoch_seeds`), so a stored image set is the same
+whatever the batching and the number of workers, and a rerun writes only missing models.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional
+
+import numpy as np
+
+from hrtemlake.backend import asnumpy, get_array_module, get_fft_module
+from hrtemlake.errors import ParameterError as InputError
+from hrtemlake.simulate.draw import (
+    aberrations_from_draw,
+    draw_microscope,
+    regression_targets,
+)
+from hrtemlake.simulate.epochs import (
+    EpochGeometry,
+    detect,
+    epoch_seeds,
+    image_intensities,
+)
+from hrtemlake.simulate.labels import (
+    channel_names,
+    disk_label,
+    exitwave_label,
+    gaussian_label,
+    mask_label,
+    SUPPORT_CLASS,
+    with_background,
+)
+from hrtemlake.simulate.params import (
+    DRAWN_PARAMETERS,
+    SITE_LABELS,
+    ImageParameters,
+    ParameterError,
+)
+
+__all__ = [
+    "compute_image_block",
+    "image_epochs",
+    "image_writer",
+    "load_sites",
+    "missing_image_blocks",
+    "synthesize_images",
+]
+
+SiteArrays = tuple[np.ndarray, np.ndarray]
+
+
+def synthesize_images(
+    exit_wave: np.ndarray,
+    sampling: float | tuple[float, float],
+    params: ImageParameters | Mapping[str, Any],
+    rng: Any = None,
+    *,
+    energy: Optional[float] = None,
+    sites: Any = None,
+    class_names: Optional[Sequence[str]] = None,
+    n_epochs: Optional[int] = None,
+    device: str = "cpu",
+    workers: int = 1,
+) -> dict[str, np.ndarray]:
+    """Image epochs of one exit wave with their labels and drawn parameters.
+
+    Parameters
+    ----------
+    exit_wave : complex array (ny, nx)
+        Exit wave in the lake's layout (y along rows), vacuum = 1.
+    sampling : float or (float, float)
+        Its pixel size [Å], or (s_y, s_x).
+    params : ImageParameters or mapping
+        The parameter file (thesis Table 3.2).
+    rng : int, SeedSequence, Generator, None, or a sequence of these
+        A sequence gives one entry per epoch (the lake passes
+        ``epoch_seeds(seed, model, epochs)``); a single value is spawned into
+        ``n_epochs`` independent children (a Generator gives fresh ones on every call).
+    energy : float, optional
+        Electron energy of the exit wave [eV]; default ``params.energy``.
+    sites : (positions, classes) or Sites, optional
+        Atomic columns: positions (n, 2) as (x, y) in the cell [Å] and class indices
+        (n,); needed by Mask, Disk and Gaussian labels.
+    class_names : sequence of str, optional
+        Names of the site classes (default ``sites.class_names`` when it has them).
+    n_epochs : int, optional
+        Number of image epochs (default: the length of an ``rng`` sequence, else 1).
+    device : "cpu" or "gpu"
+        Where the FFTs and noise run (GPU: CuPy; reproducible on a GPU, not identical
+        to CPU images).
+    workers : int
+        Threads of ``scipy.fft`` (CPU).
+
+    Returns
+    -------
+    dict of str to ndarray, named as the lake's ``images`` group
+        ``image`` (epoch, focus, y, x) float32 [e⁻/pixel]; ``label`` (epoch, channel,
+        y, x) float32, or ``target`` (epoch, target) float32 for Regression labels;
+        ``defocus`` (epoch, focus) [Å]; and one (epoch,) float64 array per drawn
+        parameter under its parameter-file name, plus ``dose`` [e⁻/Å²]. ``sampling``
+        is the realised pixel size [Å] along x (see :class:`EpochGeometry`).
+
+    Raises
+    ------
+    ParameterError
+        Bad inputs, or inputs that do not fit the parameter file (the message names
+        the field or argument).
+    """
+    if not isinstance(params, ImageParameters):
+        params = ImageParameters.from_dict(dict(params))
+    wave = _check_wave(exit_wave)
+    sampling = _check_sampling(sampling)
+    energy = _check_energy(params, energy)
+    positions, classes, class_names = _check_sites(params, sites, class_names)
+    generators = _generators(rng, n_epochs)
+    if not (isinstance(workers, (int, np.integer)) and workers != 0):
+        raise InputError(f"workers must be a non-zero integer (-1: all cores), got {workers!r}")
+    xp = _array_module(device)
+    fft_options = {"workers": workers} if xp is np else {}
+    spectrum = get_fft_module(xp).fft2(xp.asarray(wave), **fft_options)
+    draws = [draw_microscope(params, generator, 1) for generator in generators]
+    table = {name: np.concatenate([d[name] for d in draws]) for name in draws[0]}
+    size = (params.image_size[1], params.image_size[0])  # image_size is (x, y)
+    geometries = [EpochGeometry.from_sampling(wave.shape, sampling, s, size)
+                  for s in table["sampling"]]  # fmt: skip
+    batches = image_intensities(
+        spectrum, energy, geometries, aberrations_from_draw(table), table["focal_spread"],
+        table["blur"], table["angular_spread"], workers,
+    )  # fmt: skip
+    images = np.empty((len(draws), params.num_focal) + size, dtype=np.float32)
+    labels = None
+    if params.label != "Regression":
+        channels = len(channel_names(params, class_names))
+        labels = np.empty((len(draws), channels) + size, dtype=np.float32)
+    for i, intensity in batches:
+        counts = _detect(params, table, i, geometries[i], intensity, generators[i], workers,
+                         None if xp is not np else images[i])  # fmt: skip
+        if xp is not np:  # pragma: no cover - GPU only
+            images[i] = asnumpy(counts)
+        if labels is not None:
+            labels[i] = _label(params, geometries[i], intensity, spectrum, (positions, classes),
+                               class_names, workers)  # fmt: skip
+    return _assemble(params, table, geometries, images, labels)
+
+
+def _check_wave(exit_wave: Any) -> np.ndarray:
+    wave = exit_wave if hasattr(exit_wave, "__cuda_array_interface__") else np.asarray(exit_wave)
+    if wave.ndim != 2 or min(wave.shape) < 1:
+        raise InputError(f"exit_wave must be a 2-D (y, x) array, got shape {wave.shape}")
+    if wave.dtype.kind not in "fc" or not bool(get_array_module(wave).isfinite(wave).all()):
+        raise InputError(f"exit_wave must hold finite numbers, got dtype {wave.dtype} "
+                         "or non-finite values")  # fmt: skip
+    return wave.astype(np.complex64, copy=False)
+
+
+def _positive(name: str, value: Any, unit: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a number [{unit}], got {value!r}") from None
+    if not (math.isfinite(number) and number > 0):
+        raise InputError(f"{name} must be positive [{unit}], got {value!r}")
+    return number
+
+
+def _check_sampling(sampling: Any) -> float | tuple[float, float]:
+    if np.ndim(sampling) == 0:
+        return _positive("sampling", sampling, "Å")
+    if np.shape(sampling) != (2,):
+        raise InputError(f"sampling must be a number or (s_y, s_x) [Å], got {sampling!r}")
+    return tuple(_positive("sampling", s, "Å") for s in sampling)  # type: ignore[return-value]
+
+
+def _check_energy(params: ImageParameters, energy: Optional[float]) -> float:
+    """The exit waves' energy [eV], checked against the parameter file's ``energy``."""
+    if energy is None:
+        if params.energy is None:
+            raise ParameterError("energy", "not set; give the exit waves' energy [eV]")
+        return float(params.energy)
+    energy = _positive("energy", energy, "eV")
+    if params.energy is not None and not math.isclose(params.energy, energy, rel_tol=1e-6):
+        raise ParameterError(
+            "energy", f"{params.energy:g} eV, but the exit waves were computed at {energy:g} eV"
+        )
+    return energy
+
+
+def _check_sites(params: ImageParameters, sites: Any, class_names: Optional[Sequence[str]]):
+    """(positions, classes, class_names) checked against the label; None where unused."""
+    if class_names is None and sites is not None:
+        class_names = getattr(sites, "class_names", None)
+    if params.label not in SITE_LABELS:
+        return None, None, class_names
+    if sites is not None and not isinstance(sites, (tuple, list)):
+        sites = (sites.positions, sites.classes)
+    num = None if class_names is None else len(class_names)
+    params.check_dataset(has_sites=sites is not None, num_site_classes=num)
+    positions = np.asarray(sites[0], dtype=np.float64)
+    classes = np.asarray(sites[1])
+    if positions.ndim != 2 or positions.shape[1] != 2 or classes.shape != positions.shape[:1]:
+        raise InputError(f"sites must be positions (n, 2) [Å] and classes (n,), got shapes "
+                         f"{positions.shape} and {classes.shape}")  # fmt: skip
+    if class_names is None:  # Disk, Gaussian: one per channel; Mask: as many as used
+        count = params.num_classes - int(params.null_class)
+        if params.label == "Mask":
+            count = int(classes.max()) + 1 if classes.size and classes.dtype.kind in "iu" else 1
+        class_names = [f"class_{i}" for i in range(count)]
+    if classes.size and (classes.dtype.kind not in "iu" or classes.min() < 0
+                         or classes.max() >= len(class_names)):  # fmt: skip
+        raise InputError(f"site classes must be integers in [0, {len(class_names)}) "
+                         f"({', '.join(map(str, class_names))})")  # fmt: skip
+    return positions, classes.astype(np.int64), list(class_names)
+
+
+def _generators(rng: Any, n_epochs: Optional[int]) -> list[np.random.Generator]:
+    if isinstance(rng, Sequence) and not isinstance(rng, (str, bytes)):
+        if n_epochs is not None and n_epochs != len(rng):
+            raise InputError(f"n_epochs = {n_epochs} but rng holds {len(rng)} epochs")
+        if not rng:
+            raise InputError("rng is an empty sequence: no epochs to make")
+        return [r if isinstance(r, np.random.Generator) else np.random.default_rng(r) for r in rng]
+    count = 1 if n_epochs is None else n_epochs
+    if not isinstance(count, (int, np.integer)) or count < 1:
+        raise InputError(f"n_epochs must be a positive integer, got {n_epochs!r}")
+    if isinstance(rng, np.random.Generator):
+        return list(rng.spawn(int(count)))
+    try:
+        sequence = rng if isinstance(rng, np.random.SeedSequence) else np.random.SeedSequence(rng)
+    except (TypeError, ValueError):
+        raise InputError(f"rng must be a seed, SeedSequence or Generator, got {rng!r}") from None
+    return [np.random.default_rng(child) for child in sequence.spawn(int(count))]
+
+
+def _array_module(device: str):
+    if device not in ("cpu", "gpu"):
+        raise InputError(f"device must be 'cpu' or 'gpu', got {device!r}")
+    try:
+        return get_array_module(device)
+    except RuntimeError as error:  # pragma: no cover - no CuPy
+        raise InputError(str(error)) from None
+
+
+def _detect(params, table, i, geometry, intensity, generator, workers, out):
+    electrons = float(table["dose"][i]) * geometry.sampling[0] * geometry.sampling[1]
+    mtf = None
+    if params.mtf == "parametric":
+        mtf = (float(table["mtf_c1"][i]), float(table["mtf_c3"][i]), float(table["mtf_c2"][i]))
+    return detect(intensity, electrons, generator, mtf, float(table["readout"][i]),
+                  noise=params.noise == "poisson", workers=workers, out=out)  # fmt: skip
+
+
+def _label(params, geometry, intensity, spectrum, sites, class_names, workers):
+    label = params.label
+    if label == "Exitwave":
+        return exitwave_label(spectrum, geometry, workers=workers)
+    if label == "Denoise":
+        return asnumpy(intensity).astype(np.float32, copy=False)
+    positions, classes = sites
+    if label == "Mask":
+        particle = classes != (class_names.index(SUPPORT_CLASS)
+                               if SUPPORT_CLASS in class_names else -1)  # fmt: skip
+        channels = mask_label(geometry, positions[particle])[None]
+    else:
+        draw_label = disk_label if label == "Disk" else gaussian_label
+        channels = draw_label(geometry, positions, classes, len(class_names), params.spotsize)
+    return with_background(channels, clip=label == "Gaussian") if params.null_class else channels
+
+
+def _assemble(params, table, geometries, images, labels) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {"image": images}
+    if labels is not None:
+        out["label"] = labels
+    out.update({name: table[name] for name in DRAWN_PARAMETERS})
+    out["sampling"] = np.array([g.sampling[1] for g in geometries])
+    if params.label == "Regression":
+        targets = regression_targets(out, params.regression_targets)
+        out["targets"] = targets.astype(np.float32)
+    return out
+
+
+# -- the lake layer ---------------------------------------------------------------------
+
+
+def image_epochs(params: ImageParameters, epochs: Optional[int] = None, test: bool = False) -> int:
+    """Image epochs per exit wave: ``epochs`` if given, else 1 for validation/test data
+    (``test``) and ``params.image_epochs`` for training data (thesis Table 3.2)."""
+    if epochs is None:
+        return 1 if test else params.image_epochs
+    if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool) or epochs < 1:
+        raise InputError(f"--epochs must be a positive integer, got {epochs!r}")
+    if test and epochs != 1:
+        raise InputError(f"--test makes one image epoch per exit wave; got --epochs {epochs}")
+    return int(epochs)
+
+
+def _exitwaves(lake, dataset: str):
+    from hrtemlake.errors import LakeError
+
+    try:
+        return lake.group("exitwaves", dataset=dataset)
+    except LakeError:
+        raise LakeError(f"dataset '{dataset}' has no exit waves in {lake.location}: run "
+                        "`hrtemlake simulate exitwaves` first") from None  # fmt: skip
+
+
+def _class_names(lake, dataset: str) -> Optional[list[str]]:
+    if not lake.exists("sites", dataset=dataset):
+        return None
+    return list(lake.group("sites", dataset=dataset).attrs["class_names"])
+
+
+def image_writer(lake, dataset: str, imageset: str, params: ImageParameters, epochs: int):
+    """Create (or reopen) ``simulations/<dataset>/images/<imageset>`` for the dataset's
+    exit waves, after checking ``params`` against them (energy, sites, classes).
+
+    Reopening with other parameters or another number of epochs is an error (use another
+    image set name); ``debug`` is not part of that identity.
+    """
+    waves = _exitwaves(lake, dataset)
+    _check_energy(params, float(waves["energy"][()]))
+    class_names = _class_names(lake, dataset)
+    params.check_dataset(
+        has_sites=class_names is not None,
+        num_site_classes=None if class_names is None else len(class_names),
+    )
+    names = channel_names(params, class_names)
+    regression = params.label == "Regression"
+    identity = {k: v for k, v in params.to_dict().items() if k != "debug"}
+    return lake.writer(
+        "images",
+        dataset=dataset,
+        imageset=imageset,
+        n_items=int(waves["write_session"].shape[0]),
+        sizes={"epoch": epochs, "focus": params.num_focal, "y": params.image_size[1],
+               "x": params.image_size[0], "channel": 0 if regression else len(names),
+               "target": len(names) if regression else 0},
+        parameters={"parameter_file": identity, "epochs": epochs},
+        seed=params.seed,
+        attrs={"parameter_file": params.to_dict(), "label": params.label, "channel_names": names},
+    )  # fmt: skip
+
+
+def missing_image_blocks(writer, dataset: str, per_block: int = 1) -> list[range]:
+    """Chunk-aligned blocks of models whose images are missing and exit waves complete."""
+    from hrtemlake.lake import Lake, chunk_blocks
+
+    waves_done = Lake(writer.location).read("exitwaves", "write_session", dataset=dataset) > 0
+    todo = np.intersect1d(writer.missing(), np.flatnonzero(waves_done))
+    return chunk_blocks(todo, writer.spec.item_chunk, per_block, writer.n_items)
+
+
+def load_sites(lake, dataset: str, indices: Sequence[int]) -> list[SiteArrays]:
+    """Site positions (n, 2) (x, y) [Å] and classes (n,) of models ``indices``."""
+    group = lake.group("sites", dataset=dataset)
+    ends = group["offsets"][:]
+    out = []
+    for i in indices:
+        start, stop = (int(ends[i - 1]) if i else 0), int(ends[i])
+        out.append((group["site_position"][start:stop].astype(np.float64),
+                    group["site_class"][start:stop].astype(np.int64)))  # fmt: skip
+    return out
+
+
+def compute_image_block(
+    writer, dataset: str, block: range, params: ImageParameters, epochs: int,
+    device: str = "cpu", workers: int = 1,
+) -> int:  # fmt: skip
+    """Make and store the image epochs of models ``block``; returns how many models."""
+    from hrtemlake.lake import Lake
+
+    lake = Lake(writer.location, mode="r")
+    group = _exitwaves(lake, dataset)
+    waves = lake.read("exitwaves", "exit_wave", slice(block.start, block.stop), dataset=dataset)
+    sites: list = [None] * len(block)
+    class_names = _class_names(lake, dataset)
+    if params.label in SITE_LABELS:
+        sites = load_sites(lake, dataset, block)
+    results = [
+        synthesize_images(
+            wave, float(group["sampling"][()]), params, epoch_seeds(params.seed, index, epochs),
+            energy=float(group["energy"][()]), sites=site, class_names=class_names,
+            device=device, workers=workers,
+        )
+        for index, wave, site in zip(block, waves, sites)
+    ]  # fmt: skip
+    writer.write(block.start, {name: np.stack([r[name] for r in results]) for name in results[0]})
+    return len(block)
