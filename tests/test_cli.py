@@ -11,20 +11,14 @@ import pytest
 import zarr
 
 from hrtemlake import __version__
-from hrtemlake.cli import main
 from hrtemlake.lake import Lake
 
 from .lake.helpers import exit_waves, exitwave_writer
+from .cli_helpers import run_cli as run
 
 CATALOG_README = Path(__file__).resolve().parents[1] / "catalog" / "README.md"
 
 
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-        raise SystemExit(0)
-    out = capsys.readouterr()
-    return exit_info.value.code or 0, out.out, out.err
 
 
 def test_console_script_version():

@@ -7,17 +7,11 @@ import pytest
 import tifffile
 import yaml
 
-from hrtemlake.cli import main
 from hrtemlake.ingest import noise
 from hrtemlake.lake import Lake
+from .cli_helpers import run_cli as run
 
 
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-        raise SystemExit(0)
-    out = capsys.readouterr()
-    return exit_info.value.code or 0, out.out, out.err
 
 
 def _vacuum_stack(path, doses=(1.0, 3.0, 9.0), shape=(128, 128)):

@@ -12,26 +12,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hrtemlake.cli import main
 from hrtemlake.flows.md import md_flow  # noqa: F401  (Prefect sets up its logging at import:
 from hrtemlake.flows.simulate import simulate_dataset  # outside any test's captured stderr)
 from hrtemlake.lake import Lake
 from hrtemlake.lake.check import check_lake
 from hrtemlake.md import committed_steps, load_trajectory
+from .cli_helpers import run_cli as cli
 
 pytestmark = [pytest.mark.flows, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
 LJ = ["--calculator", "lj", "--calc-option", "sigma=2.2", "--calc-option", "epsilon=0.1",
       "--calc-option", "rc=5.0"]  # fmt: skip
-
-
-def cli(capsys, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-        raise SystemExit(0)
-    out = capsys.readouterr()
-    return exit_info.value.code or 0, out.out, out.err
 
 
 def test_md_run_command_and_flow(capsys, caplog, lake_path, tmp_path, prefect_server):

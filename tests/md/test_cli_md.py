@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from hrtemlake.cli import main
 from hrtemlake.lake import Lake
 from hrtemlake.md import run_md
 
 from .conftest import lj_settings
+from ..cli_helpers import run_cli as run
 
 
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-        raise SystemExit(0)
-    out = capsys.readouterr()
-    return exit_info.value.code or 0, out.out, out.err
 
 
 @pytest.mark.parametrize("command", [["md"], ["md", "run"], ["md", "amplitudes"], ["md", "export"]])
