@@ -4,9 +4,10 @@ In one run, on the same stored structures:
 
 * baseline: a plain Python loop of ``PlaneWave(energy).multislice(Potential(atoms, ...))``
   with abTEM's defaults, one exit wave at a time in this process (one core);
-* the ``simulate-dataset`` flow with a 1-worker and a 2-worker Dask LocalCluster, timed from
-  the flow call to its return (cluster start, worker imports and lake writes included; the
-  Prefect server is started once beforehand, as a deployment's server would be).
+* the ``simulate-dataset`` flow with a 1-worker and a 2-worker Dask LocalCluster on the same
+  structures (stored in its lake beforehand, so the flow computes exit waves only), timed
+  from the flow call to its return (cluster start, worker imports and lake writes included;
+  the Prefect server is started once beforehand, as a deployment's server would be).
 
 Prints exit waves per second, the flow/baseline ratio on 1 worker (target >= 0.9), the flow's
 speed-up on 2 workers (target >= 1.7x), and seconds per exit wave for a 60x60 Å Au/CeO2
@@ -43,6 +44,7 @@ def flow_run(lake: str, workers: int, kind: str, count: int, options: dict, ener
     from hrtemlake.flows.simulate import simulate_dataset
     from hrtemlake.runtime import task_runner
 
+    simulate_structures(Lake(lake, mode="a"), "bench", kind, count, seed=1, options=options)
     flow = simulate_dataset.with_options(task_runner=task_runner(workers=workers))
     start = time.perf_counter()
     result = flow(dataset="bench", kind=kind, count=count, seed=1, options=options,
