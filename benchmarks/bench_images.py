@@ -103,7 +103,7 @@ def image_spectra(waves: np.ndarray, draws: list[dict]) -> list[list[np.ndarray]
     for wave, draw in zip(waves, draws):
         spectrum = scipy.fft.fft2(wave)
         aberrations = aberrations_from_draw(
-            {k: v for k, v in draw.items() if k not in ("image", "label", "target")})
+            {k: v for k, v in draw.items() if k not in ("image", "label", "targets")})
         images = []
         for e in range(len(draw["defocus"])):
             for f in range(draw["defocus"].shape[1]):
