@@ -24,3 +24,22 @@ ClusterOption = Annotated[
     typer.Option(help="Cluster configuration YAML (default: $HRTEMLAKE_CLUSTER, else local)."),
 ]
 DatasetOption = Annotated[str, typer.Option("--dataset", "-d", help="Dataset name.")]
+
+
+def key_value_options(pairs: list[str], flag: str = "--set") -> dict:
+    """``key=value`` command-line options with YAML values, e.g. ``--set size=[20,20]``.
+
+    Keys given with ``--set`` (builder options) may be spelled with dashes.
+    """
+    import yaml
+
+    from hrtemlake.errors import ParameterError
+
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ParameterError(f"{flag} expects key=value, got {pair!r}")
+        key = key.strip().replace("-", "_") if flag == "--set" else key.strip()
+        options[key] = yaml.safe_load(value)
+    return options

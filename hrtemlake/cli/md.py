@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hrtemlake.cli._common import LakeOption
+from hrtemlake.cli._common import key_value_options, LakeOption
 
 md_app = typer.Typer(
     help="Molecular dynamics (GPAW or any ASE calculator) and vibrational-amplitude tables.",
@@ -15,22 +15,6 @@ md_app = typer.Typer(
 )
 
 RunOption = Annotated[str, typer.Option("--run", "-r", help="Run name (md/RUN in the lake).")]
-
-
-def _pairs(pairs: list[str], flag: str) -> dict:
-    """``key=value`` options (YAML values), e.g. ``--calc-option h=0.25``."""
-    import yaml
-
-    from hrtemlake.errors import ParameterError
-
-    options = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ParameterError(f"{flag} expects key=value, got {pair!r}")
-        key = key.strip().replace("-", "_") if flag == "--set" else key.strip()
-        options[key] = yaml.safe_load(value)
-    return options
 
 
 @md_app.command("run")
@@ -65,8 +49,8 @@ def md_run_cmd(
     from hrtemlake.md import MDSettings, build_system, check_calculator
     from hrtemlake.runtime import prefect_api
 
-    options = _pairs(calc_option, "--calc-option")
-    system_options = _pairs(set_, "--set")
+    options = key_value_options(calc_option, "--calc-option")
+    system_options = key_value_options(set_, "--set")
     settings = MDSettings(
         temperature=temperature, excitation_temperature=excitation_temperature, timestep=timestep,
         taut=taut, relax_fmax=fmax, relax_steps=relax_steps, calculator=calculator,
@@ -109,7 +93,7 @@ def md_amplitudes_cmd(
     from hrtemlake.lake import Lake
     from hrtemlake.md import format_table, write_vibration_tables
 
-    cutoffs = _pairs(cutoff, "--cutoff")
+    cutoffs = key_value_options(cutoff, "--cutoff")
     if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in cutoffs.values()):
         raise ParameterError(f"--cutoff expects El=radius in Å, got {cutoff}")
     tables = write_vibration_tables(

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hrtemlake.cli._common import ClusterOption, DatasetOption, LakeOption, WorkersOption
+from hrtemlake.cli._common import key_value_options, ClusterOption, DatasetOption, LakeOption, WorkersOption
 
 simulate_app = typer.Typer(help="Simulate atomic models, exit waves and images.", no_args_is_help=True)
 export_app = typer.Typer(help="Export lake content to community formats.", no_args_is_help=True)
@@ -15,17 +15,7 @@ export_app = typer.Typer(help="Export lake content to community formats.", no_ar
 
 def _options(pairs: list[str], **explicit) -> dict:
     """Builder options from explicit flags and repeated ``--set key=value`` (YAML values)."""
-    import yaml
-
-    from hrtemlake.errors import ParameterError
-
-    options = {k: v for k, v in explicit.items() if v is not None}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ParameterError(f"--set expects key=value, got {pair!r}")
-        options[key.strip().replace("-", "_")] = yaml.safe_load(value)
-    return options
+    return {**{k: v for k, v in explicit.items() if v is not None}, **key_value_options(pairs)}
 
 
 @simulate_app.command("structures")
