@@ -14,6 +14,8 @@ from hrtemlake.lake import Lake
 from hrtemlake.lake.check import check_lake
 from hrtemlake.simulate import ImageParameters
 
+from .simulate.helpers import make_waves_lake
+
 pytestmark = [pytest.mark.flows, pytest.mark.slow]
 
 #: Tiny 64² images of 16 Å flakes (exit waves 160² at 0.1 Å): 0.25 Å pixels, no crop.
@@ -24,20 +26,7 @@ PARAMS = ImageParameters(label="Disk", num_classes=4, null_class=True, image_siz
 
 @pytest.fixture(scope="module")
 def waves_lake(tmp_path_factory) -> str:
-    from hrtemlake.simulate.dataset import (
-        compute_exitwave_block,
-        exitwave_writer,
-        simulate_structures,
-    )
-    from hrtemlake.simulate.exitwaves import ExitWaveSettings
-
-    path = str(tmp_path_factory.mktemp("flow-images") / "waves.zarr")
-    lake = Lake(path, mode="a")
-    simulate_structures(lake, "train", "mx2", 3, seed=9, options={"size": (16.0, 16.0)})
-    settings = ExitWaveSettings(energy=50e3, sampling=0.1, slice_thickness=0.5)
-    writer = exitwave_writer(lake, "train", settings)
-    compute_exitwave_block(writer, "train", range(3), settings, seed=9)
-    return path
+    return make_waves_lake(str(tmp_path_factory.mktemp("flow-images") / "waves.zarr"))
 
 
 def _copy(waves_lake: str, target: Path) -> str:

@@ -19,6 +19,8 @@ from hrtemlake.simulate.images import (
 )
 from hrtemlake.simulate.preview import debug_location, preview_count, write_previews
 
+from .helpers import make_waves_lake
+
 DISK = ImageParameters(label="Disk", num_classes=4, null_class=True, image_size=(64, 48),
                        sampling=(0.2, 0.25), image_epochs=2, multifocus=(2, 40.0, 1.0),
                        seed=5, debug=2)  # fmt: skip
@@ -28,20 +30,7 @@ DISK = ImageParameters(label="Disk", num_classes=4, null_class=True, image_size=
 def waves_lake(tmp_path_factory) -> str:
     """Three 16 Å MoS2 flakes with their sites and 50 keV exit waves (160 x 160 at 0.1 Å)."""
     pytest.importorskip("abtem")
-    from hrtemlake.simulate.dataset import (
-        compute_exitwave_block,
-        exitwave_writer,
-        simulate_structures,
-    )
-    from hrtemlake.simulate.exitwaves import ExitWaveSettings
-
-    path = str(tmp_path_factory.mktemp("images") / "waves.zarr")
-    lake = Lake(path, mode="a")
-    simulate_structures(lake, "train", "mx2", 3, seed=9, options={"size": (16.0, 16.0)})
-    settings = ExitWaveSettings(energy=50e3, sampling=0.1, slice_thickness=0.5)
-    writer = exitwave_writer(lake, "train", settings)
-    compute_exitwave_block(writer, "train", range(0, 3), settings, seed=9)
-    return path
+    return make_waves_lake(str(tmp_path_factory.mktemp("images") / "waves.zarr"))
 
 
 @pytest.fixture
