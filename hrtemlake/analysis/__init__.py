@@ -1,0 +1,1 @@
+"""Large-scale analysis of image series: segmentation, instances, tracks, Fourier peaks."""
