@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -30,11 +32,40 @@ def prefect_server():
     previous = os.environ.get("PREFECT_API_URL")
     with prefect_test_harness(server_startup_timeout=120):
         os.environ["PREFECT_API_URL"] = PREFECT_API_URL.value()
+        _follow_current_stderr()
         yield PREFECT_API_URL.value()
     if previous is None:
         os.environ.pop("PREFECT_API_URL", None)
     else:
         os.environ["PREFECT_API_URL"] = previous
+
+
+class _CurrentStderr:
+    """Writes to whatever sys.stderr is now: capsys swaps it per test and closes the old one."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
+def _follow_current_stderr() -> None:
+    """Point Prefect's console log handlers at the current sys.stderr, not the one of the
+    test that happened to configure them (a CLI test's capsys stream, closed after it)."""
+    from prefect.logging.configuration import setup_logging
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    setup_logging()
+    stream = _CurrentStderr()
+    for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+        for handler in getattr(logger, "handlers", []):
+            if isinstance(handler, PrefectConsoleHandler):
+                handler.setStream(stream)
+                handler.console.file = stream
 
 
 @pytest.fixture

@@ -37,6 +37,8 @@ from typing import Any
 import numpy as np
 from scipy import ndimage, optimize
 
+from hrtemlake.preprocess import local_standardise
+
 __all__ = [
     "DEFAULT_COUNTS_PER_ELECTRON",
     "PARAMETER_FIELDS",
@@ -71,46 +73,6 @@ PARAMETER_FIELDS = {"c0": "mtf_c1", "C": "mtf_c2", "c3": "mtf_c3", "N0": "readou
 
 #: A rectangular image region: (y0, x0, height, width) [pixels].
 Window = tuple[int, int, int, int]
-
-
-# -- standardisation -------------------------------------------------------------------------
-
-
-def local_standardise(image: np.ndarray, sigma_px: float, eps: float = 1e-6) -> np.ndarray:
-    """Local standardisation of an image (thesis eq. 3.1).
-
-    Subtracts the Gaussian-weighted local mean and divides by the Gaussian-weighted local
-    standard deviation, which makes a network robust to uneven illumination and to empty or
-    saturated regions. For a focal series (channels last) both terms are averaged over the
-    channels, as in eq. 3.1.
-
-    Parameters
-    ----------
-    image : numpy.ndarray
-        (y, x) image, or (y, x, channel) focal series.
-    sigma_px : float
-        Width of the Gaussian [pixels]; the parameter file's "normalisation distance" [Å]
-        divided by the pixel size [Å]. Should exceed the size of the image features.
-    eps : float
-        Lower bound of the local standard deviation relative to the image's largest
-        magnitude, so flat regions give 0 instead of amplified rounding errors.
-
-    Returns
-    -------
-    numpy.ndarray
-        float64 array of the input's shape.
-    """
-    img = np.asarray(image, dtype=np.float64)
-    if img.ndim not in (2, 3):
-        raise ValueError(f"expected a (y, x) or (y, x, channel) image, got shape {img.shape}")
-    stack = img[..., None] if img.ndim == 2 else img
-    sigma = (sigma_px, sigma_px, 0)
-    mean = ndimage.gaussian_filter(stack, sigma).mean(axis=-1, keepdims=True)
-    centred = stack - mean
-    std = np.sqrt(ndimage.gaussian_filter(centred**2, sigma)).mean(axis=-1, keepdims=True)
-    floor = eps * max(float(np.abs(stack).max()), np.finfo(float).tiny)
-    out = np.where(std > floor, centred, 0.0) / np.maximum(std, floor)
-    return out[..., 0] if img.ndim == 2 else out
 
 
 # -- dose -----------------------------------------------------------------------------------

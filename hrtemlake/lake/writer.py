@@ -197,6 +197,17 @@ class _SequentialWriter(_GroupWriter):
             resize_items([self.array(v.name) for v in spec.ragged_variables()], end)
         return n
 
+    def truncate(self, n: int) -> None:
+        """Drop the items from ``n`` on (e.g. a learning curve past a restart epoch).
+
+        ``write_session`` shrinks first, so a crash part-way leaves a store that
+        :meth:`recover` trims to the same ``n`` items.
+        """
+        if not 0 <= n <= self.n_items:
+            raise LakeError(f"{self._where()}: cannot truncate {self.n_items} items to {n}")
+        resize_items([self.array(WRITE_SESSION)], n)
+        self._n = self.recover()
+
 
 class AppendWriter(_SequentialWriter):
     """Appends items at the end of an ``append`` group (one writer at a time)."""

@@ -1,0 +1,256 @@
+"""Score a registered network on an image set (thesis §3.4; Paper III's atomic F1).
+
+:func:`evaluate_network` writes per-image scores to
+``networks/<network>/evaluations/<dataset>/<imageset>`` (``hrtemlake evaluate``):
+
+* segmentation labels: pixel F1, precision and recall per channel (eqs. 3.5-3.7) and, for
+  Disk and Gaussian labels, the atomic F1 of Paper III: peaks of each class channel matched
+  one-to-one to that class' sites within ``radius`` (1 Å: Paper III's 10 pixels at
+  0.1 Å/pixel);
+* image labels (Exitwave, Denoise): the RMSE in the label's units.
+
+:class:`SimulatedImage` is the thesis' ``Simulated_Data`` object for a notebook: one
+stored image with its label, the network's prediction, the scores and a plot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+
+from hrtemlake.nn import metrics
+from hrtemlake.nn.data import ImageSet, open_image_set, standardise_images
+from hrtemlake.nn.registry import load_network, network_info
+from hrtemlake.simulate.params import SITE_LABELS
+
+__all__ = ["SimulatedImage", "evaluate_network", "predict_images", "site_pixels", "summarise_scores"]
+
+#: Default match radius of the atomic F1 [Å] (Paper III: 10 pixels at 0.1 Å/pixel).
+ATOMIC_RADIUS = 1.0
+_SCORES = ("pixel_f1", "pixel_precision", "pixel_recall", "atomic_f1", "atomic_precision",
+           "atomic_recall")  # fmt: skip
+
+
+def predict_images(model, x: np.ndarray, batch_size: int = 8) -> np.ndarray:
+    """Predictions for standardised inputs (n, y, x, c) of any size.
+
+    U-nets need sizes divisible by 2**levels: inputs are mirror-padded up to that and the
+    output cropped back, which leaves the prediction inside the image unchanged in kind.
+    """
+    multiple = 2 ** sum(type(layer).__name__ == "MaxPooling2D" for layer in model.layers)
+    ny, nx = x.shape[1:3]
+    py, px = (-ny) % multiple, (-nx) % multiple
+    if py or px:
+        x = np.pad(x, ((0, 0), (0, py), (0, px), (0, 0)), mode="reflect")
+    out = np.concatenate([
+        np.asarray(model.predict_on_batch(x[i : i + batch_size]), dtype=np.float32)
+        for i in range(0, len(x), batch_size)
+    ])  # fmt: skip
+    return out[:, :ny, :nx]
+
+
+def site_pixels(lake, images: ImageSet, models: np.ndarray, epoch: int) -> list[tuple]:
+    """Sites (row, col) [pixels] and classes of ``models`` in image epoch ``epoch``."""
+    from hrtemlake.simulate.epochs import EpochGeometry
+    from hrtemlake.simulate.images import load_sites
+
+    waves = lake.group("exitwaves", dataset=images.dataset)
+    wave_shape, wave_sampling = waves["exit_wave"].shape[1:], float(waves["sampling"][()])
+    sampling = images.group()["sampling"].get_orthogonal_selection((models, epoch))
+    out = []
+    for (positions, classes), s in zip(load_sites(lake, images.dataset, models), sampling):
+        geometry = EpochGeometry.from_sampling(wave_shape, wave_sampling, float(s), images.shape)
+        rows, cols = geometry.pixels(positions)
+        out.append((np.stack([rows, cols], axis=1), classes, float(s)))
+    return out
+
+
+def evaluate_network(
+    lake, network: str, image_set: str, radius: float = ATOMIC_RADIUS, batch_size: int = 8,
+    threshold: float = 0.5, progress: Optional[Callable[[int, int], None]] = None,
+) -> "Any":  # fmt: skip
+    """Score network ``network`` on every image of ``image_set`` and store the scores.
+
+    Parameters
+    ----------
+    lake : Lake or str
+    network : str
+        A registered network (its latest checkpoint is used).
+    image_set : str
+        ``DATASET/IMAGESET`` (or ``DATASET`` with one image set).
+    radius : float
+        Match radius of the atomic F1 [Å].
+    batch_size : int
+        Images per forward pass.
+    threshold : float
+        Probability above which a pixel (sigmoid outputs) or a peak counts as found.
+    progress : callable, optional
+        Called with (models done, models) after each block.
+
+    Returns
+    -------
+    xarray.Dataset
+        The scores (model, epoch[, channel]); NaN where a score does not apply.
+    """
+    from hrtemlake.lake import Lake
+
+    lake = lake if isinstance(lake, Lake) else Lake(lake, mode="a")
+    images = open_image_set(lake, image_set)
+    info = network_info(lake, network)
+    _check_matches(info, images, network)
+    model = load_network(lake, network)
+    writer = lake.writer(
+        "evaluations", parameters={"radius": radius, "threshold": threshold},
+        n_items=images.n_models, sizes={"epoch": images.n_epochs, "channel": len(info.channel_names)},
+        attrs={"channel_names": list(info.channel_names), "radius": radius},
+        network=network, dataset=images.dataset, imageset=images.imageset,
+    )  # fmt: skip
+    scorer = _Scorer(lake, images, info, radius, threshold)
+    chunk = writer.spec.item_chunk
+    for start in range(0, images.n_models, chunk):
+        block = np.arange(start, min(start + chunk, images.n_models))
+        if writer.completed()[block].all():
+            continue
+        writer.write(start, scorer.block(model, block, batch_size))
+        if progress is not None:
+            progress(int(block[-1]) + 1, images.n_models)
+    return lake.dataset("evaluations", network=network, dataset=images.dataset,
+                        imageset=images.imageset)  # fmt: skip
+
+
+def _check_matches(info, images: ImageSet, network: str) -> None:
+    from hrtemlake.nn.training import TrainingError
+
+    if (info.input_channels, info.label, tuple(info.channel_names)) != (
+        images.n_focus, images.label, tuple(images.channel_names)
+    ):
+        raise TrainingError(
+            f"network '{network}' ({info.label}, {info.input_channels} input channels, "
+            f"outputs {list(info.channel_names)}) does not fit image set '{images.name}' "
+            f"({images.label}, {images.n_focus} focus images, {list(images.channel_names)})"
+        )
+
+
+@dataclass
+class _Scorer:
+    lake: Any
+    images: ImageSet
+    info: Any
+    radius: float
+    threshold: float
+    segmentation: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.segmentation = self.images.label in SITE_LABELS
+        self.softmax = bool(self.info.parameter_file.get("null_class")) and len(
+            self.info.channel_names) > 1  # fmt: skip
+
+    def block(self, model, models: np.ndarray, batch_size: int) -> dict[str, np.ndarray]:
+        shape = (len(models), self.images.n_epochs, len(self.info.channel_names))
+        out = {k: np.full(shape, np.nan, np.float32) for k in _SCORES}
+        out["rmse"] = np.full(shape[:2], np.nan, np.float32)
+        group = self.images.group()
+        for e in range(self.images.n_epochs):
+            image = group["image"].get_orthogonal_selection((models, e))
+            label = np.moveaxis(group["label"].get_orthogonal_selection((models, e)), 1, -1)
+            sampling = group["sampling"].get_orthogonal_selection((models, e))
+            x = standardise_images(image, sampling, self.images.normalizedistance)
+            prediction = predict_images(model, x, batch_size)
+            sites = self._sites(models, e)
+            for i in range(len(models)):
+                self._score(out, i, e, prediction[i], label[i], sites[i] if sites else None)
+        return out
+
+    def _sites(self, models: np.ndarray, epoch: int):
+        if self.images.label not in ("Disk", "Gaussian"):
+            return None
+        return site_pixels(self.lake, self.images, models, epoch)
+
+    def _score(self, out, i, e, prediction, label, sites) -> None:
+        if not self.segmentation:
+            out["rmse"][i, e] = metrics.rmse(prediction, label)
+            return
+        pixel = metrics.pixel_scores(prediction, label, self.threshold, argmax=self.softmax)
+        for key in ("f1", "precision", "recall"):
+            out[f"pixel_{key}"][i, e] = pixel[key]
+        if sites is not None:
+            positions, classes, sampling = sites
+            atomic = metrics.atomic_scores(
+                prediction, positions, classes, self.radius / sampling, self.threshold,
+                background=bool(self.info.parameter_file.get("null_class")),
+            )  # fmt: skip
+            n = len(atomic["f1"])
+            for key in ("f1", "precision", "recall"):
+                out[f"atomic_{key}"][i, e, :n] = atomic[key]
+
+
+class SimulatedImage:
+    """One stored image, its label and a network's prediction (the thesis'
+    ``Simulated_Data`` object).
+
+    Examples
+    --------
+    >>> item = SimulatedImage("lake.zarr", "mos2-msd", "test/paper3", model=3, epoch=0)
+    >>> item.scores["atomic_f1"]            # per class
+    >>> item.plot()                          # image, label, prediction with a scale bar
+    """
+
+    def __init__(self, lake, network: str, image_set: str, model: int = 0, epoch: int = 0,
+                 radius: float = ATOMIC_RADIUS):  # fmt: skip
+        from hrtemlake.lake import Lake
+
+        self.lake = lake if isinstance(lake, Lake) else Lake(lake)
+        self.images = open_image_set(self.lake, image_set)
+        self.info = network_info(self.lake, network)
+        _check_matches(self.info, self.images, network)
+        self.model_index, self.epoch, self.radius = model, epoch, radius
+        group = self.images.group()
+        self.image = group["image"][model, epoch]  # (focus, y, x)
+        self.label = np.moveaxis(group["label"][model, epoch], 0, -1)
+        self.sampling = float(group["sampling"][model, epoch])
+        x = standardise_images(self.image[None], np.array([self.sampling]),
+                               self.images.normalizedistance)  # fmt: skip
+        self.prediction = predict_images(load_network(self.lake, network), x)[0]
+
+    @property
+    def scores(self) -> dict[str, np.ndarray]:
+        """Per-channel scores of this image (as stored by :func:`evaluate_network`)."""
+        scorer = _Scorer(self.lake, self.images, self.info, self.radius, 0.5)
+        shape = (1, 1, len(self.info.channel_names))
+        out = {k: np.full(shape, np.nan, np.float32) for k in _SCORES}
+        out["rmse"] = np.full(shape[:2], np.nan, np.float32)
+        sites = scorer._sites(np.array([self.model_index]), self.epoch)
+        scorer._score(out, 0, 0, self.prediction, self.label, sites[0] if sites else None)
+        return {k: v[0, 0] for k, v in out.items()}
+
+    def plot(self, channel: int = 0, figsize: tuple[float, float] = (12, 4)):
+        """Image (first focus), label and prediction of ``channel`` with a 1 nm scale bar."""
+        import matplotlib.pyplot as plt
+
+        from hrtemlake.simulate.preview import add_scale_bar
+
+        fig, axes = plt.subplots(1, 3, figsize=figsize, constrained_layout=True)
+        panels = [(self.image[0], "image"), (self.label[..., channel], "label"),
+                  (self.prediction[..., channel], "prediction")]  # fmt: skip
+        for ax, (data, title) in zip(axes, panels):
+            ax.imshow(data, cmap="gray")
+            ax.set_title(f"{title} ({self.info.channel_names[channel]})" if title != "image" else title)
+            ax.set_axis_off()
+            add_scale_bar(ax, self.sampling)
+        return fig
+
+
+def summarise_scores(scores) -> dict[str, float]:
+    """Median of every score over images (and the non-background channels)."""
+    out = {}
+    names = list(scores.attrs.get("channel_names", []))
+    for name in (*_SCORES, "rmse"):
+        values = scores[name].values
+        if values.ndim == 3 and names and names[-1] == "background":
+            values = values[..., :-1]
+        if np.isfinite(values).any():
+            out[name] = float(np.nanmedian(values))
+    return out
