@@ -9,7 +9,7 @@ import typer
 
 from hrtemlake._version import __version__
 from hrtemlake.cli._common import ClusterOption, LakeOption, WorkersOption
-from hrtemlake.cli import ingest, lake, md, nn, runtime, simulate
+from hrtemlake.cli import analyze, ingest, lake, md, nn, runtime, simulate
 from hrtemlake.errors import HrtemlakeError
 
 __all__ = ["app", "main"]
@@ -21,7 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-for _stage in (lake, simulate, ingest, md, nn, runtime):
+for _stage in (lake, simulate, ingest, md, nn, analyze, runtime):
     _stage.register(app)
 
 

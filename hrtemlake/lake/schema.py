@@ -76,6 +76,8 @@ class VariableSpec:
             return array.astype(target, copy=False)
         if target.kind in "fc" and np.can_cast(array.dtype, target, casting="same_kind"):
             return array.astype(target, copy=False)
+        if target.kind == "b" and kind == "b":
+            return array
         raise SchemaError(f"{where}: variable '{self.name}' is declared {target}, got {array.dtype}")
 
 

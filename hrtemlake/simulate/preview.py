@@ -22,7 +22,7 @@ import numpy as np
 
 from hrtemlake.simulate.labels import BACKGROUND
 
-__all__ = ["debug_location", "preview_count", "preview_figure", "write_previews"]
+__all__ = ["add_scale_bar", "debug_location", "preview_count", "preview_figure", "write_previews"]
 
 _NICE = (1.0, 2.0, 5.0)
 
@@ -50,8 +50,16 @@ def _scale_bar_length(width: float) -> float:
     return max(n * power for n in _NICE if n * power <= target)
 
 
-def _add_scale_bar(ax, sampling: float, width: int) -> None:
+def add_scale_bar(ax, sampling: float, width: Optional[int] = None) -> None:
+    """A white scale bar (a round length in Å or nm) at the lower right of an image axes.
+
+    ``sampling`` is the pixel size [Å]; ``width`` the image width [pixels] (default: from
+    the axes' x limits).
+    """
     from matplotlib.patches import Rectangle
+
+    if width is None:
+        width = int(round(abs(ax.get_xlim()[1] - ax.get_xlim()[0])))
 
     length = _scale_bar_length(width * sampling)
     pixels = length / sampling
@@ -99,7 +107,7 @@ def preview_figure(
     for i, (ax, image) in enumerate(zip(axes, images)):
         ax.imshow(image, cmap="gray", interpolation="nearest")
         ax.set_title("" if defocus is None else f"defocus {defocus[i]:.0f} Å", fontsize=9)
-        _add_scale_bar(ax, sampling, image.shape[1])
+        add_scale_bar(ax, sampling, image.shape[1])
     ax = axes[-1]
     ax.set_title(f"label: {label_kind}", fontsize=9)
     if label_kind == "Exitwave" and label is not None:

@@ -1,0 +1,214 @@
+"""Shared data building for the training benchmarks (throughput and accuracy).
+
+Everything goes through the library's resumable writers, so a benchmark rerun on the same
+lake (``--lake``) reuses what is there and computes only what is missing:
+
+* :func:`simulate_dataset`: atomic models and their sites
+  (:func:`~hrtemlake.simulate.dataset.simulate_structures`), then the missing exit waves
+  (:func:`~hrtemlake.simulate.dataset.compute_exitwave_block`);
+* :func:`simulate_image_set`: the missing image epochs of an image set
+  (:func:`~hrtemlake.simulate.images.compute_image_block`).
+
+Both spread their blocks over ``jobs`` processes (spawned, not forked, so that a parent
+that has already imported TensorFlow stays safe); blocks are chunk-aligned, so the workers
+write disjoint chunks, exactly as the Dask flows do.
+
+Dataset and image-set names carry the numbers that define them (model count, seed, image
+size, image epochs): the writers refuse to reopen a group with other parameters, and a
+dataset built with more models would otherwise silently hold more than asked for.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Optional
+
+from hrtemlake.lake import Lake
+from hrtemlake.simulate.dataset import (
+    compute_exitwave_block,
+    exitwave_writer,
+    missing_exitwave_blocks,
+    simulate_structures,
+)
+from hrtemlake.simulate.exitwaves import ExitWaveSettings
+from hrtemlake.simulate.images import (
+    compute_image_block,
+    image_writer,
+    missing_image_blocks,
+)
+from hrtemlake.simulate.params import ImageParameters, load_parameters
+
+__all__ = [
+    "Dataset",
+    "Stages",
+    "example_parameters",
+    "lake_location",
+    "mos2_dataset",
+    "mos2_parameters",
+    "au_ceo2_dataset",
+    "au_ceo2_parameters",
+    "simulate_dataset",
+    "simulate_image_set",
+]
+
+
+# -- what is simulated ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One simulated dataset: ``count`` models of ``kind`` and their exit waves."""
+
+    name: str
+    kind: str
+    count: int
+    seed: int
+    options: dict
+    waves: ExitWaveSettings
+
+
+def example_parameters(stem: str, **changes: Any) -> ImageParameters:
+    """A parameter file of ``hrtemlake/simulate/examples`` with ``changes`` applied."""
+    example = resources.files("hrtemlake.simulate").joinpath(f"examples/{stem}.yaml")
+    with resources.as_file(example) as path:
+        params = load_parameters(path)
+    return params.replace(**changes)
+
+
+#: Exit-wave pixel size of the MoS2 flakes [Å] (50 keV, as the thesis' Listing 3.5).
+MOS2_WAVE_SAMPLING = 0.1
+
+
+def mos2_dataset(prefix: str, count: int, seed: int, cell: float) -> Dataset:
+    """MoS2 flakes (2H, paper III defaults) in a ``cell`` × ``cell`` Å cell, 50 keV waves."""
+    return Dataset(
+        name=f"{prefix}-n{count}-s{seed}-c{cell:g}", kind="mx2", count=count, seed=seed,
+        options={"size": [float(cell), float(cell)]},
+        waves=ExitWaveSettings(energy=50e3, sampling=MOS2_WAVE_SAMPLING, slice_thickness=0.5),
+    )  # fmt: skip
+
+
+def mos2_parameters(size: int, sampling: tuple[float, float], image_epochs: int,
+                    spotsize: Optional[float] = None) -> ImageParameters:  # fmt: skip
+    """Paper III's file (Disk labels Mo/2S/1S + background, 3-image focal series) with a
+    smaller image, another pixel size (so that the flake's cell fills the image) and,
+    optionally, another disc diameter."""
+    changes: dict[str, Any] = {"image_size": (size, size), "sampling": tuple(sampling),
+                               "image_epochs": image_epochs, "debug": None}  # fmt: skip
+    if spotsize is not None:
+        changes["spotsize"] = spotsize
+    return example_parameters("paper3_mos2_disk", **changes)
+
+
+def au_ceo2_dataset(prefix: str, count: int, seed: int, cell: float, height: float,
+                    layers: tuple[int, int]) -> Dataset:  # fmt: skip
+    """Au particles on CeO2 (supported nanoparticles) in a ``cell`` × ``cell`` × ``height``
+    Å cell, 300 keV exit waves at 0.1 Å."""
+    return Dataset(
+        name=f"{prefix}-n{count}-s{seed}-c{cell:g}-l{layers[0]}-{layers[1]}", kind="nanoparticle",
+        count=count, seed=seed,
+        options={"element": "Au", "cell": [float(cell), float(cell), float(height)],
+                 "layers": [int(layers[0]), int(layers[1])]},
+        waves=ExitWaveSettings(energy=300e3, sampling=0.1, slice_thickness=0.5),
+    )  # fmt: skip
+
+
+def au_ceo2_parameters(size: int, sampling: tuple[float, float],
+                       image_epochs: int) -> ImageParameters:  # fmt: skip
+    """Paper II's file (Mask label of the particle, single images) with a smaller image and
+    another pixel size (so that the cell fills the image)."""
+    return example_parameters("paper2_au_ceo2_mask", image_size=(size, size),
+                              sampling=tuple(sampling), image_epochs=image_epochs,
+                              debug=None)  # fmt: skip
+
+
+# -- running the writers ----------------------------------------------------------------
+
+
+def _pool(jobs: int) -> Optional[ProcessPoolExecutor]:
+    if jobs <= 1:
+        return None
+    return ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _run_blocks(function, blocks: list[range], args: tuple, jobs: int) -> int:
+    """``function(writer, dataset, block, *rest)`` for every block, on ``jobs`` processes."""
+    writer, dataset, *rest = args
+    pool = _pool(min(jobs, len(blocks)))
+    if pool is None:
+        return sum(function(writer, dataset, block, *rest) for block in blocks)
+    with pool:
+        futures = [pool.submit(function, writer, dataset, block, *rest) for block in blocks]
+        return sum(future.result() for future in futures)
+
+
+def simulate_dataset(lake: Lake, data: Dataset, jobs: int = 1) -> dict[str, int]:
+    """Build the missing models of ``data`` and their missing exit waves.
+
+    Returns the numbers built and computed by this call (0, 0 when all was there).
+    """
+    built = simulate_structures(lake, data.name, data.kind, data.count, data.seed, data.options)
+    writer = exitwave_writer(lake, data.name, data.waves)
+    blocks = missing_exitwave_blocks(writer, per_block=max(1, -(-len(writer.missing()) // (4 * jobs))))
+    waves = _run_blocks(compute_exitwave_block, blocks, (writer, data.name, data.waves, data.seed),
+                        jobs)  # fmt: skip
+    return {"models": built, "exit_waves": waves}
+
+
+def simulate_image_set(lake: Lake, dataset: str, imageset: str, params: ImageParameters,
+                       epochs: int, jobs: int = 1) -> int:  # fmt: skip
+    """Make the missing image epochs of ``dataset/imageset``; returns the models made."""
+    writer = image_writer(lake, dataset, imageset, params, epochs)
+    missing = len(writer.missing())
+    blocks = missing_image_blocks(writer, dataset, per_block=max(1, -(-missing // (4 * jobs))))
+    return _run_blocks(compute_image_block, blocks, (writer, dataset, params, epochs), jobs)
+
+
+# -- reporting ---------------------------------------------------------------------------
+
+
+class Stages:
+    """Wall time of named stages, printed as they finish and summarised at the end."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.began = time.perf_counter()
+
+    @contextmanager
+    def stage(self, name: str):
+        print(f"[{time.perf_counter() - self.began:7.1f} s] {name} ...", flush=True)
+        start = time.perf_counter()
+        yield
+        self.seconds[name] = time.perf_counter() - start
+        print(f"[{time.perf_counter() - self.began:7.1f} s] {name}: {self.seconds[name]:.1f} s",
+              flush=True)  # fmt: skip
+
+    @property
+    def total(self) -> float:
+        return time.perf_counter() - self.began
+
+
+def lake_location(given: Optional[str], prefix: str) -> str:
+    """``given``, or a new lake in a temporary folder (kept, and named, for a rerun)."""
+    if given:
+        return given
+    return str(Path(tempfile.mkdtemp(prefix=prefix)) / "lake.zarr")
+
+
+def quiet_tensorflow() -> None:
+    """Keep TensorFlow's start-up chatter off the benchmark's output."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("a helper module of the training benchmarks; run one of them instead")

@@ -1,0 +1,454 @@
+"""The analysis stages on the lake: ``analysis/<run>/{segmentation, instances, track_labels,
+tracks, fourier, columns}`` for a series ``experiments/<series>``.
+
+Each stage reads what the one before it stored, writes whole frames (chunk-aligned, so
+blocks of frames can run in parallel on Dask workers), and skips frames that are already
+complete, so a rerun after a crash finishes the job without redoing it::
+
+    from hrtemlake.analysis import pipeline as ap
+
+    lake = Lake("lake.zarr", mode="a")
+    writer = ap.start_segmentation(lake, "r1", "insitu-01", ["au-msd"])
+    for block in ap.missing_blocks(writer, per_block=8):
+        ap.segment_block(writer, "r1", block)
+    writer = ap.start_instances(lake, "r1")
+    for block in ap.missing_blocks(writer, 8):
+        ap.instance_block(writer, "r1", block)
+    ap.track_run(lake, "r1")                    # sequential and cheap
+    writer = ap.start_fourier(lake, "r1")
+    for block in ap.missing_blocks(writer, 8):
+        ap.fourier_block(writer, "r1", block)
+
+Writers are picklable: the flow creates one per stage and sends it with each block.
+
+``flows/analysis.py`` runs the same as one Prefect flow with the blocks on Dask.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import xarray as xr
+
+from hrtemlake.errors import HrtemlakeError
+
+__all__ = [
+    "AnalysisError",
+    "SegmentationSettings",
+    "column_block",
+    "fourier_block",
+    "import_masks",
+    "instance_block",
+    "missing_blocks",
+    "segment_block",
+    "start_columns",
+    "start_fourier",
+    "start_instances",
+    "start_segmentation",
+    "track_run",
+]
+
+
+class AnalysisError(HrtemlakeError):
+    """An analysis input that cannot work (no pixel size, wrong channels, empty masks...)."""
+
+
+@dataclass(frozen=True)
+class SegmentationSettings:
+    """Tiled inference: window [pixels of the network's grid], overlap fraction of a window,
+    tiles per batch, and the zero-weight band at window edges (:func:`tiled_predict`)."""
+
+    window: int = 256
+    overlap: float = 0.25
+    batch_size: int = 8
+    margin: int = 0
+
+
+def _lake(lake, mode: str = "a"):
+    from hrtemlake.lake import Lake
+
+    return lake if isinstance(lake, Lake) else Lake(lake, mode=mode)
+
+
+def missing_blocks(writer, per_block: int = 8) -> list[range]:
+    """Blocks of at most ``per_block`` consecutive frames the stage's writer still misses."""
+    missing = writer.missing()
+    blocks: list[range] = []
+    for t in missing:
+        if blocks and blocks[-1].stop == t and len(blocks[-1]) < per_block:
+            blocks[-1] = range(blocks[-1].start, t + 1)
+        else:
+            blocks.append(range(int(t), int(t) + 1))
+    return blocks
+
+
+def series_pixel_size(lake, series: str) -> float:
+    """Mean pixel size [Å] of an ingested series; an error when it has none."""
+    if not lake.exists("frames", series=series):
+        raise AnalysisError(f"{lake.location}: no series '{series}' (see `hrtemlake lake ls`)")
+    size = lake.group("frames", series=series).attrs.get("pixel_size")
+    if not size or not np.all(np.isfinite(size)) or min(size) <= 0:
+        raise AnalysisError(
+            f"series '{series}' has no pixel size; ingest it with --pixel-size (Å)"
+        )
+    return float(np.mean(size))
+
+
+def series_dose(lake, series: Optional[str], n_frames: int) -> np.ndarray:
+    """Dose of each frame [e⁻/Å²] from the series' noise fits (NaN where unknown)."""
+    dose = np.full(n_frames, np.nan)
+    if series and lake.exists("noise", series=series):
+        group = lake.group("noise", series=series)
+        done = int((group["write_session"][:] > 0).sum())
+        known = np.asarray(group["dose"][: min(done, n_frames)], dtype=np.float64)
+        dose[: len(known)] = known
+    return dose
+
+
+# -- segmentation ------------------------------------------------------------------------
+
+
+def start_segmentation(lake, run: str, series: str, networks: Sequence[str],
+                       settings: SegmentationSettings = SegmentationSettings()):  # fmt: skip
+    """Create ``analysis/<run>/segmentation`` for ``series`` and the ensemble ``networks``."""
+    from hrtemlake.nn.registry import network_info
+
+    lake = _lake(lake)
+    if not networks:
+        raise AnalysisError("name at least one network (--network)")
+    pixel_size = series_pixel_size(lake, series)
+    infos = [network_info(lake, n) for n in networks]
+    for info in infos:
+        if info.input_channels != 1:
+            raise AnalysisError(
+                f"network '{info.name}' takes {info.input_channels} input channels (a focal "
+                f"series); series '{series}' has single frames"
+            )
+        if tuple(info.channel_names) != tuple(infos[0].channel_names):
+            raise AnalysisError(f"networks {list(networks)} have different output channels")
+    frames = lake.group("frames", series=series)["frame"]
+    n, ny, nx = frames.shape
+    return lake.writer(
+        "segmentation", run=run, n_items=n,
+        sizes={"channel": len(infos[0].channel_names), "y": ny, "x": nx},
+        parameters={"series": series, "networks": list(networks), **asdict(settings)},
+        attrs={"series": series, "networks": list(networks),
+               "channel_names": list(infos[0].channel_names), "pixel_size": pixel_size},
+    )  # fmt: skip
+
+
+def network_pixel_size(info) -> float:
+    """Pixel size [Å] a network was trained at (middle of its parameter file's range)."""
+    return float(np.mean(info.parameter_file.get("sampling", (1.0, 1.0))))
+
+
+def predict_frame(model, info, frame: np.ndarray, pixel_size: float,
+                  settings: SegmentationSettings) -> np.ndarray:  # fmt: skip
+    """Probability maps (channel, y, x) of one frame on its own grid.
+
+    The frame is resampled to the network's training pixel size, locally standardised
+    (eq. 3.1, the network's normalisation distance), predicted in Hamming-blended tiles
+    and resampled back.
+    """
+    from skimage.transform import resize
+
+    from hrtemlake.analysis.tiling import tiled_predict
+    from hrtemlake.preprocess import local_standardise
+
+    target = network_pixel_size(info)
+    shape = frame.shape
+    scaled_shape = tuple(max(8, int(round(n * pixel_size / target))) for n in shape)
+    image = frame.astype(np.float32)
+    if scaled_shape != shape:
+        image = resize(image, scaled_shape, order=1, preserve_range=True, anti_aliasing=True)
+    distance = float(info.parameter_file.get("normalizedistance", 12.0))
+    image = local_standardise(image.astype(np.float32), distance / target)
+    window = min(settings.window, _fit_window(model, max(scaled_shape)))
+    out = tiled_predict(image, lambda x: np.asarray(model.predict_on_batch(x)), window=window,
+                        overlap=settings.overlap, batch_size=settings.batch_size,
+                        margin=settings.margin)  # fmt: skip
+    if scaled_shape != shape:
+        out = resize(out, (*shape, out.shape[-1]), order=1, preserve_range=True)
+    return np.moveaxis(out.astype(np.float32), -1, 0)
+
+
+def _fit_window(model, size: int) -> int:
+    """The largest window ≤ size that the network accepts (U-nets: multiples of 2**levels)."""
+    multiple = 2 ** sum(type(layer).__name__ == "MaxPooling2D" for layer in model.layers)
+    return max(multiple, (max(size, 8) // multiple) * multiple)
+
+
+def segment_block(writer, run: str, block: range,
+                  settings: Optional[SegmentationSettings] = None) -> int:  # fmt: skip
+    """Predict frames ``block`` with every network of the run and store the ensemble."""
+    from hrtemlake.nn.registry import load_network, network_info
+
+    lake = _lake(writer.location)
+    attrs = dict(writer.group.attrs)
+    settings = settings or SegmentationSettings(**{
+        k: v for k, v in attrs["parameters"].items() if k in SegmentationSettings.__dataclass_fields__
+    })  # fmt: skip
+    frames = lake.group("frames", series=attrs["series"])["frame"][block.start : block.stop]
+    results = []
+    for name in attrs["networks"]:
+        model, info = load_network(lake, name), network_info(lake, name)
+        results.append(np.stack([predict_frame(model, info, f, attrs["pixel_size"], settings)
+                                 for f in frames]))  # fmt: skip
+    stack = np.stack(results)  # (network, time, channel, y, x)
+    values = {"probability": stack.mean(axis=0)}
+    if len(results) > 1:
+        values["disagreement"] = stack[:, :, 0].std(axis=0)
+    writer.write(block.start, values)
+    return len(block)
+
+
+def _check_frames_match(lake, series: str, shape: tuple, run: str) -> None:
+    series_pixel_size(lake, series)
+    frames = lake.group("frames", series=series)["frame"].shape
+    if tuple(frames) != tuple(shape):
+        raise AnalysisError(f"run '{run}' has {shape[0]} frames of {shape[1]}×{shape[2]}; series "
+                            f"'{series}' has {frames[0]} of {frames[1]}×{frames[2]}")  # fmt: skip
+
+
+def import_masks(lake, run: str, masks: Any, pixel_size: float, source: str = "array",
+                 series: Optional[str] = None) -> int:  # fmt: skip
+    """Store a user's own segmentation (binary or probability stack (time, y, x)) as the
+    run's segmentation, e.g. from another tool; returns the number of frames.
+
+    ``series`` names the frames the masks belong to (for mean intensities and Fourier
+    statistics); their number and size must match."""
+    lake = _lake(lake)
+    stack = np.asarray(masks)
+    if stack.ndim == 2:
+        stack = stack[None]
+    if stack.ndim != 3 or 0 in stack.shape:
+        raise AnalysisError(f"{source}: expected a (time, y, x) stack, got shape {stack.shape}")
+    if not pixel_size or pixel_size <= 0:
+        raise AnalysisError(f"{source}: --pixel-size must be > 0 Å, got {pixel_size}")
+    if not np.isfinite(stack).all():
+        raise AnalysisError(f"{source}: the masks contain NaN or infinite values")
+    if series:
+        _check_frames_match(lake, series, stack.shape, run)
+    stack = stack.astype(np.float32)
+    if stack.max() > 1:
+        stack = (stack > 0).astype(np.float32)  # label images: any label is foreground
+    n, ny, nx = stack.shape
+    writer = lake.writer(
+        "segmentation", run=run, n_items=n, sizes={"channel": 1, "y": ny, "x": nx},
+        parameters={"series": series, "networks": [], "source": source},
+        attrs={"series": series, "networks": [], "channel_names": ["foreground"],
+               "pixel_size": float(pixel_size)},
+    )  # fmt: skip
+    if not writer.completed().all():
+        writer.write(0, {"probability": stack[:, None]})
+    return n
+
+
+def read_masks(path: str) -> np.ndarray:
+    """A mask stack from a TIFF, .npy or ``lake.zarr::GROUP/VARIABLE`` path."""
+    import os
+
+    if "::" in path:
+        import zarr
+
+        store, _, variable = path.partition("::")
+        return np.asarray(zarr.open_group(store, mode="r")[variable][...])
+    if not os.path.exists(path):
+        raise AnalysisError(f"{path}: no such file")
+    if path.lower().endswith(".npy"):
+        return np.load(path, allow_pickle=False)
+    if path.lower().endswith((".tif", ".tiff")):
+        import tifffile
+
+        return tifffile.imread(path)
+    raise AnalysisError(f"{path}: masks must be a .tif/.tiff, .npy or STORE::VARIABLE")
+
+
+# -- instances and tracks ----------------------------------------------------------------
+
+
+def foreground(probability: np.ndarray, channel_names: Sequence[str]) -> np.ndarray:
+    """Probability that a pixel belongs to a particle, from (channel, y, x) maps."""
+    names = list(channel_names)
+    if "background" in names:
+        return 1.0 - probability[names.index("background")]
+    if len(names) == 1:
+        return probability[0]
+    return np.clip(probability.sum(axis=0), 0, 1)
+
+
+def start_instances(lake, run: str, threshold: float = 0.9, min_separation: float = 1.0):
+    """Create ``analysis/<run>/instances`` from the run's segmentation."""
+    lake = _lake(lake)
+    if not lake.exists("segmentation", run=run):
+        raise AnalysisError(f"{lake.location}: run '{run}' has no segmentation; run "
+                            "`hrtemlake analyze segment` or pass --masks")  # fmt: skip
+    seg = lake.group("segmentation", run=run)
+    n, _, ny, nx = seg["probability"].shape
+    pixel_size = float(seg.attrs["pixel_size"])
+    return lake.writer(
+        "instances", run=run, n_items=n, sizes={"y": ny, "x": nx},
+        parameters={"threshold": threshold, "min_separation": min_separation},
+        attrs={"threshold": threshold, "min_separation": min_separation, "pixel_size": pixel_size},
+    )  # fmt: skip
+
+
+def instance_block(writer, run: str, block: range) -> int:
+    """Watershed instances of frames ``block`` of the run's segmentation."""
+    from hrtemlake.analysis.instances import segment_instances
+
+    lake = _lake(writer.location)
+    attrs = dict(writer.group.attrs)
+    seg = lake.group("segmentation", run=run)
+    names = seg.attrs["channel_names"]
+    probability = seg["probability"][block.start : block.stop]
+    labels = np.stack([
+        segment_instances(foreground(p, names), attrs["threshold"],
+                          min_separation=attrs["min_separation"], pixel_size=attrs["pixel_size"])
+        for p in probability
+    ])  # fmt: skip
+    writer.write(block.start, {"instance": labels})
+    return len(block)
+
+
+def track_run(lake, run: str, min_overlap: float = 0.5) -> xr.Dataset:
+    """Track the run's instances over time and store ``track_labels`` and ``tracks``.
+
+    Sequential and cheap; an interrupted run is redone from the first frame (the overlap
+    rule needs the previous frame's ids).
+    """
+    from hrtemlake.analysis.tracking import iter_tracked, track_properties
+
+    lake = _lake(lake)
+    instances = lake.group("instances", run=run)
+    if not (instances["write_session"][:] > 0).all():
+        raise AnalysisError(f"run '{run}': instances are incomplete; finish that stage first")
+    n, ny, nx = instances["instance"].shape
+    writer = lake.writer("track_labels", run=run, parameters={"min_overlap": min_overlap},
+                         sizes={"y": ny, "x": nx}, attrs={"min_overlap": min_overlap})  # fmt: skip
+    if writer.n_items != n:
+        writer.truncate(0)
+        source = (instances["instance"][t] for t in range(n))
+        for tracked in iter_tracked(source, min_overlap):
+            writer.append({"track": tracked[None]})
+    labels = lake.group("track_labels", run=run)["track"]
+    seg = lake.group("segmentation", run=run)
+    series = seg.attrs.get("series")
+    frames = lake.group("frames", series=series)["frame"] if series else None
+    pixel_size = float(instances.attrs["pixel_size"])
+    dose = series_dose(lake, series, n)
+    props = track_properties(labels, frames, pixel_size=pixel_size)
+    _store_tracks(lake, run, props, dose, pixel_size)
+    return lake.dataset("tracks", run=run)
+
+
+def _store_tracks(lake, run: str, props: xr.Dataset, dose: np.ndarray, pixel_size: float) -> None:
+    from hrtemlake.lake.schema import WRITE_SESSION, get_schema
+
+    spec = get_schema().group("tracks")
+    ids = props["track"].values.astype(np.int64)
+    writer = lake.writer(
+        "tracks", run=run, n_items=len(ids), sizes={"time": int(props.sizes["time"])},
+        coords={"dose": dose}, parameters={"tracks": len(ids)},
+        attrs={"pixel_size": pixel_size},
+    )  # fmt: skip
+    if len(ids) and not writer.completed().all():
+        names = [v.name for v in spec.item_variables() if v.name not in (WRITE_SESSION, "track")]
+        values = {name: props[name].transpose("track", "time").values for name in names}
+        writer.write(0, {"track": ids, **values})
+
+
+# -- Fourier statistics ------------------------------------------------------------------
+
+
+def start_fourier(lake, run: str, max_peaks: int = 6, zone_axis_threshold: float = 5.0,
+                  ratio_pairs: Optional[int] = None, series: Optional[str] = None):  # fmt: skip
+    """Create ``analysis/<run>/fourier`` for the run's tracks on the frames of ``series``
+    (default: the series the run segmented)."""
+    lake = _lake(lake)
+    if not lake.exists("tracks", run=run):
+        raise AnalysisError(f"run '{run}' has no tracks yet; run `hrtemlake analyze track` first")
+    series = series or lake.group("segmentation", run=run).attrs.get("series")
+    if not series:
+        raise AnalysisError(f"run '{run}' has no series to take the frames from; pass --series")
+    tracks = lake.group("tracks", run=run)
+    ids = tracks["track"][:]
+    labels = lake.group("track_labels", run=run)["track"]
+    _check_frames_match(lake, series, labels.shape, run)
+    n = labels.shape[0]
+    return lake.writer(
+        "fourier", run=run, n_items=n, sizes={"track": len(ids), "peak": max_peaks},
+        coords={"track": ids},
+        parameters={"max_peaks": max_peaks, "zone_axis_threshold": zone_axis_threshold,
+                    "ratio_pairs": ratio_pairs, "series": series},
+        attrs={"pixel_size": float(tracks.attrs["pixel_size"]),
+               "zone_axis_threshold": zone_axis_threshold},
+    )  # fmt: skip
+
+
+def fourier_block(writer, run: str, block: range) -> int:
+    """Fourier-peak statistics of every track in frames ``block``."""
+    from hrtemlake.analysis.fourier import track_fourier_statistics
+
+    lake = _lake(writer.location)
+    parameters = dict(writer.group.attrs["parameters"])
+    ids = writer.group["track"][:]
+    frames = lake.group("frames", series=parameters["series"])["frame"][block.start : block.stop]
+    labels = lake.group("track_labels", run=run)["track"][block.start : block.stop]
+    options = {"ratio_pairs": parameters["ratio_pairs"]} if parameters["ratio_pairs"] else {}
+    stats = track_fourier_statistics(
+        frames, labels, float(writer.group.attrs["pixel_size"]), parameters["max_peaks"],
+        zone_axis_threshold=parameters["zone_axis_threshold"], **options,
+    )  # fmt: skip
+    stats = stats.reindex(track=ids).transpose("time", "track", "peak")
+    values = {name: stats[name].values for name in ("d_spacing", "angle", "intensity", "ratio")}
+    values["n_peaks"] = np.nan_to_num(stats["n_peaks"].values, nan=0).astype(np.int32)
+    values["on_zone"] = stats["on_zone"].fillna(False).values.astype(bool)
+    writer.write(block.start, values)
+    return len(block)
+
+
+# -- atomic columns ----------------------------------------------------------------------
+
+
+def start_columns(lake, run: str, threshold: float = 0.5, radius: float = 1.0):
+    """Create ``analysis/<run>/columns`` from the run's column-probability maps."""
+    lake = _lake(lake)
+    seg = lake.group("segmentation", run=run)
+    names = [n for n in seg.attrs["channel_names"] if n != "background"]
+    return lake.writer(
+        "columns", run=run, n_items=seg["probability"].shape[0], sizes={"channel": len(names)},
+        parameters={"threshold": threshold, "radius": radius},
+        attrs={"threshold": threshold, "radius": radius, "channel_names": names},
+    )  # fmt: skip
+
+
+def column_block(writer, run: str, block: range) -> int:
+    """Column counts and events of frames ``block`` (events need the frame before it)."""
+    from hrtemlake.analysis.columns import column_events, column_positions
+
+    lake = _lake(writer.location)
+    attrs = dict(writer.group.attrs)
+    seg = lake.group("segmentation", run=run)
+    pixel_size = float(seg.attrs["pixel_size"])
+    channels = [seg.attrs["channel_names"].index(n) for n in attrs["channel_names"]]
+    first = max(block.start - 1, 0)
+    probability = seg["probability"][first : block.stop]
+    positions = [[column_positions(p[c], attrs["threshold"]) for c in channels] for p in probability]
+    shape = (len(block), len(channels))
+    values = {"count": np.zeros(shape, np.int64),
+              **{k: np.full(shape, np.nan) for k in ("appeared", "disappeared", "persisted")}}  # fmt: skip
+    offset = block.start - first
+    for i in range(len(block)):
+        current = positions[i + offset]
+        values["count"][i] = [len(p) for p in current]
+        if i + offset == 0:
+            continue
+        for c, (before, now) in enumerate(zip(positions[i + offset - 1], current)):
+            events = column_events(before, now, attrs["radius"] / pixel_size)
+            for key in ("appeared", "disappeared", "persisted"):
+                values[key][i, c] = events[key]
+    writer.write(block.start, values)
+    return len(block)
