@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hrtemlake.flows.demo import DEMO_DATASETS, DEMO_IMAGES, run_demo
+from hrtemlake.flows.demo import DEMO_DATASETS, DEMO_IMAGES, DEMO_NETWORK, DEMO_RUN, run_demo
 from hrtemlake.lake import Lake
 from hrtemlake.lake.check import check_lake
 
@@ -25,3 +25,12 @@ def test_demo_builds_every_dataset_and_a_valid_lake(lake_path, prefect_server, c
     assert images.attrs["channel_names"][:3] == ["Mo", "2S", "1S"]
     assert (images.write_session.values > 0).all()
     assert check_lake(lake_path) == []
+    # it ends with a network trained on simulated series and the analysis of another one
+    from hrtemlake.analysis.results import AnalysisRun
+    from hrtemlake.nn import network_info
+
+    info = network_info(lake, DEMO_NETWORK["name"])
+    assert info.epochs == DEMO_NETWORK["epochs"] and info.val_metric > 0.8  # pixel F1
+    run = AnalysisRun(lake, DEMO_RUN["run"])
+    assert run.tracks.sizes["track"] == 3  # the three simulated particles
+    assert f"analysis {DEMO_RUN['run']}: 3 tracks; report " in out

@@ -97,6 +97,8 @@ __all__ = [
 ]
 
 ARCHITECTURES = ("unet", "unetpp", "msdnet")
+#: Momentum of the batch normalisations' moving mean and variance.
+BN_MOMENTUM = 0.9
 """Names accepted by :func:`build_network`."""
 
 OUTPUT_ACTIVATIONS = ("sigmoid", "softmax", "linear")
@@ -345,7 +347,9 @@ def _conv_unit(
         alpha_initializer=keras.initializers.Constant(PRELU_ALPHA), shared_axes=[1, 2],
         name=f"{name}_prelu",
     )(x)
-    return keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+    # momentum 0.9 (Keras: 0.99): the inference statistics follow the training ones within
+    # tens of steps, so small trainings (a few hundred images) validate sensibly
+    return keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
 
 
 def _conv_block(x: Any, channels: int, config: Mapping[str, Any], init: _Initializers,

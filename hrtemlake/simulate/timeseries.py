@@ -550,7 +550,7 @@ def simulate_time_series(
     if not isinstance(lake, Lake):
         lake = Lake(lake, mode="a")
     scene = _Scene(config)
-    done = _existing_frames(lake, series, config.parameters())
+    done = _existing_frames(lake, config.series, config.parameters())
     clean = np.empty((config.n_frames, *config.size), np.float32)
     if done < config.n_frames:
         _write_frames(lake, config, scene, done, clean)
@@ -559,8 +559,9 @@ def simulate_time_series(
     table = _table(scene.rows)
     masks = render_masks(table, config.n_frames, config.size, config.sampling)
     table["area"] = _areas(masks, table)
-    return TimeSeriesTruth(series, masks, table, config.sampling, config.times(), config.dose,
-                           config.defocus, tuple(config.tracks), clean_out)  # fmt: skip
+    return TimeSeriesTruth(config.series, masks, table, config.sampling, config.times(),
+                           config.dose, config.defocus, tuple(config.tracks),
+                           clean_out)  # fmt: skip
 
 
 @dataclass
@@ -919,3 +920,39 @@ def _per_frame(name: str, value: Any, n_frames: int, unit: str) -> np.ndarray:
                              f"[{unit}], got {value!r}")  # fmt: skip
     out = np.array([_number(name, v, unit, low=0.0, exclusive=True) for v in value])
     return out
+
+
+def series_image_set(lake, series: str, truth: TimeSeriesTruth, dataset: str,
+                     imageset: str = "particles", normalizedistance: float = 12.0) -> str:  # fmt: skip
+    """Store a simulated series as a training image set: every frame an image, its particle
+    masks the Mask label (one model per frame, one image epoch).
+
+    Networks that segment particles in a series can then train on series simulated the
+    same way (:func:`hrtemlake.nn.train_network`). Returns ``DATASET/IMAGESET``.
+    """
+    from hrtemlake.lake import Lake
+    from hrtemlake.lake.schema import WRITE_SESSION, get_schema
+    from hrtemlake.simulate.params import ImageParameters
+
+    lake = lake if isinstance(lake, Lake) else Lake(lake, mode="a")
+    frames = lake.group("frames", series=series)["frame"][...]
+    n, ny, nx = frames.shape
+    s = float(truth.pixel_size)
+    params = ImageParameters(label="Mask", image_epochs=1, image_size=(nx, ny), sampling=(s, s),
+                             normalizedistance=normalizedistance, debug=None)  # fmt: skip
+    writer = lake.writer(
+        "images", dataset=dataset, imageset=imageset, n_items=n,
+        sizes={"epoch": 1, "focus": 1, "y": ny, "x": nx, "channel": 1, "target": 0},
+        parameters={"parameter_file": params.to_dict(), "series": series},
+        attrs={"parameter_file": params.to_dict(), "label": "Mask", "channel_names": ["mask"]},
+    )  # fmt: skip
+    if writer.completed().all():
+        return f"{dataset}/{imageset}"
+    values = {"image": frames[:, None, None], "label": (truth.masks > 0)[:, None, None],
+              "sampling": np.full((n, 1), s), "dose": np.asarray(truth.dose, float)[:, None],
+              "defocus": np.asarray(truth.defocus, float).reshape(n, 1, 1)}  # fmt: skip
+    for var in get_schema().group("images").item_variables():
+        if var.name not in values and var.name != WRITE_SESSION and not var.optional:
+            values[var.name] = np.zeros((n, 1, 1)[: len(var.dims)])
+    writer.write(0, values)
+    return f"{dataset}/{imageset}"
