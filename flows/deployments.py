@@ -35,9 +35,12 @@ def deployments(
     interval
         Seconds between scheduled ingests.
     """
+    from hrtemlake.flows.analysis import analysis_flow
+    from hrtemlake.flows.images import simulate_images
     from hrtemlake.flows.ingest import ingest_flow
     from hrtemlake.flows.md import md_flow
     from hrtemlake.flows.simulate import simulate_dataset
+    from hrtemlake.flows.train import evaluate_flow, train_flow
 
     lake = os.path.abspath(resolve_lake(lake)) if "://" not in resolve_lake(lake) else resolve_lake(lake)
     found = [
@@ -49,6 +52,30 @@ def deployments(
         md_flow.to_deployment(
             name="md-run", parameters={"run": "mos2-300K", "lake": lake}, concurrency_limit=1,
             tags=["md"], description="GPAW molecular dynamics into md/RUN (continues a run).",
+        ),
+        simulate_images.to_deployment(
+            name="simulate-images", parameters={"dataset": "train", "params": {}, "lake": lake},
+            concurrency_limit=1, tags=["simulate"],
+            description="Image epochs and labels of a dataset's exit waves (resumable).",
+        ),
+        train_flow.to_deployment(
+            name="train-network",
+            parameters={"name": "net", "train": "train", "validation": "test", "epochs": 10,
+                        "lake": lake},
+            concurrency_limit=1, tags=["train", "gpu"],
+            description="Train a network on image sets and register it as networks/NAME "
+                        "(restart=EPOCH continues it).",
+        ),
+        evaluate_flow.to_deployment(
+            name="evaluate-network", parameters={"network": "net", "image_set": "test", "lake": lake},
+            concurrency_limit=1, tags=["train"],
+            description="Per-image scores of a network on an image set.",
+        ),
+        analysis_flow.to_deployment(
+            name="analyze-series",
+            parameters={"series": series, "networks": ["net"], "run": f"{series}-run", "lake": lake},
+            concurrency_limit=1, tags=["analysis"],
+            description="Segment, track and Fourier statistics of a series, with an HTML report.",
         ),
         ingest_flow.to_deployment(
             name="ingest-series", parameters={"paths": [], "series": series, "lake": lake},

@@ -14,7 +14,8 @@ def test_deployments_declare_every_flow_with_the_lake(tmp_path):
 
     lake = str(tmp_path / "lake.zarr")
     found = {d.name: d for d in deployments(lake=lake, watch=str(tmp_path / "acq"), series="live", interval=30)}
-    assert {"simulate-dataset", "md-run", "ingest-series", "watch-live"} <= set(found)
+    assert {"simulate-dataset", "simulate-images", "md-run", "train-network", "evaluate-network",
+            "analyze-series", "ingest-series", "watch-live"} <= set(found)
     for deployment in found.values():
         assert deployment.parameters["lake"] == lake
         assert deployment.concurrency_limit == 1
