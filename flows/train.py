@@ -28,12 +28,19 @@ def _log_epoch(logger):
     return report
 
 
-@task(name="train-network")
+@task(name="train-network", retries=1, retry_delay_seconds=10)
 def train_task(lake: str | None, name: str, train: str, validation: str, epochs: int,
                options: dict[str, Any], restart: int | None) -> list[dict]:  # fmt: skip
-    from hrtemlake.nn import TrainingOptions, train_network
+    from prefect.runtime import task_run
 
-    result = train_network(Lake(lake, mode="a"), name, train, validation, epochs,
+    from hrtemlake.nn import TrainingOptions, train_network
+    from hrtemlake.nn.registry import checkpoint_epochs
+
+    store = Lake(lake, mode="a")
+    if task_run.run_count > 1:  # a retry continues from the last checkpoint this run saved
+        saved = checkpoint_epochs(store, name)
+        restart = int(saved[-1]) if len(saved) and saved[-1] > (restart or 0) else restart
+    result = train_network(store, name, train, validation, epochs,
                            TrainingOptions(**options), restart=restart,
                            progress=_log_epoch(get_run_logger()))  # fmt: skip
     return result.curve
