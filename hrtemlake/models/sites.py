@@ -182,9 +182,27 @@ def classify_nanoparticle(atoms: Atoms, labels: np.ndarray,
     return classes.astype(np.int64), (str(element), "support")
 
 
+def classify_alloy(atoms: Atoms, labels: np.ndarray, n_sites: int) -> tuple[np.ndarray, tuple]:
+    """Classes 0 = first element only, 1 = second only, 2 = both, 3 = support."""
+    elements = atoms.info.get("elements")
+    if elements is None:
+        raise ParameterError("the 'alloy' scheme needs atoms.info['elements'], e.g. ('Co', 'Ag')")
+    first, second = elements
+    particle = _components(atoms) == PARTICLE
+    symbols = np.array(atoms.get_chemical_symbols())
+    n_first = _count(labels, particle & (symbols == first), n_sites)
+    n_second = _count(labels, particle & (symbols == second), n_sites)
+    classes = np.select([(n_first > 0) & (n_second > 0), n_first > 0, n_second > 0],
+                        [2, 0, 1], default=3)  # fmt: skip
+    return classes.astype(np.int64), (first, second, f"{first}+{second}", "support")
+
+
 SCHEMES: dict[str, tuple[bool, Callable]] = {
     "mx2": (False, classify_mx2),
     "nanoparticle": (True, classify_nanoparticle),
+    "nanotube": (True, classify_nanoparticle),  # ("C", "support")
+    "amorphous": (True, classify_nanoparticle),  # ("C", "support")
+    "alloy": (True, classify_alloy),  # ("Co", "Ag", "Co+Ag", "support")
 }
 """Scheme name -> (whether support atoms form sites, classifier)."""
 
@@ -193,6 +211,7 @@ __all__ = [
     "SCHEMES",
     "SUPPORT",
     "Sites",
+    "classify_alloy",
     "classify_mx2",
     "classify_nanoparticle",
     "column_labels",
