@@ -13,7 +13,7 @@ from hrtemlake.cli._common import LakeOption
 networks_app = typer.Typer(help="The network registry (networks/NAME in the lake).",
                            no_args_is_help=True)  # fmt: skip
 
-ARCH_HELP = "unet, unetpp or msdnet."
+ARCH_HELP = "unet, unetpp or msdnet (pixel labels); regressor (Regression labels)."
 
 
 def train_cmd(
@@ -154,8 +154,9 @@ def _check_arch(arch: str) -> None:
     from hrtemlake.errors import ParameterError
     from hrtemlake.nn.architectures import ARCHITECTURES
 
-    if arch not in ARCHITECTURES:
-        raise ParameterError(f"--arch: expected one of {', '.join(ARCHITECTURES)}, got {arch!r}")
+    allowed = (*ARCHITECTURES, "regressor")
+    if arch not in allowed:
+        raise ParameterError(f"--arch: expected one of {', '.join(allowed)}, got {arch!r}")
 
 
 def _options_dict(options) -> dict:

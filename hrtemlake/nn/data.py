@@ -35,8 +35,10 @@ __all__ = [
     "standardise_images",
 ]
 
-#: Label kinds whose label is an image (the networks here predict images).
+#: Label kinds whose label is an image (the pixel networks predict images).
 PIXEL_LABELS = ("Mask", "Disk", "Gaussian", "Exitwave", "Denoise")
+#: Label kinds a network can train on: images, or per-image microscope parameters.
+TRAINABLE_LABELS = PIXEL_LABELS + ("Regression",)
 
 
 class ImageSetError(HrtemlakeError):
@@ -182,6 +184,8 @@ class LakeBatches(_Batches):
         Always use this image epoch (validation) instead of cycling with the epoch.
     shuffle : bool
         Shuffle the models every epoch.
+    target_scale : (mean, std), optional
+        Regression labels: each target is served as (value - mean) / std.
     kwargs
         ``workers``, ``use_multiprocessing``, ``max_queue_size`` of ``keras.utils.PyDataset``.
     """
@@ -189,13 +193,15 @@ class LakeBatches(_Batches):
     def __init__(
         self, images: ImageSet, batch_size: int, augmentation: Optional[Augmentation] = None,
         seed: int = 0, limit: Optional[int] = None, image_epoch: Optional[int] = None,
-        shuffle: bool = True, **kwargs: Any,
+        shuffle: bool = True, target_scale: Optional[tuple] = None, **kwargs: Any,
     ):  # fmt: skip
-        if images.label not in PIXEL_LABELS:
+        if images.label not in TRAINABLE_LABELS:
             raise ImageSetError(
-                f"image set '{images.name}' has {images.label} labels; networks here predict "
-                f"images: one of {', '.join(PIXEL_LABELS)}"
+                f"image set '{images.name}' has {images.label} labels; networks here learn "
+                f"one of {', '.join(TRAINABLE_LABELS)}"
             )
+        self.target_scale = None if target_scale is None else tuple(
+            np.asarray(v, dtype=np.float32) for v in target_scale)  # fmt: skip
         n = images.n_models if limit is None else min(int(limit), images.n_models)
         super().__init__(n, batch_size, seed, shuffle, **kwargs)
         self.images, self.augmentation, self.fixed_epoch = images, augmentation, image_epoch
@@ -216,22 +222,36 @@ class LakeBatches(_Batches):
     def arrays(self) -> dict:
         if self._arrays is None:
             group = self.images.group()
-            self._arrays = {k: group[k] for k in ("image", "label", "sampling")}
+            names = ("image", "targets" if self.images.label == "Regression" else "label", "sampling")
+            self._arrays = {k: group[k] for k in names}
         return self._arrays
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         models = np.sort(self._items(index))  # sorted: contiguous chunk reads
         arrays, e = self.arrays(), self.image_epoch
         image = arrays["image"].get_orthogonal_selection((models, e))
-        label = arrays["label"].get_orthogonal_selection((models, e))
         sampling = arrays["sampling"].get_orthogonal_selection((models, e))
         x = standardise_images(image, sampling, self.images.normalizedistance)
+        if "targets" in arrays:
+            return self._augmented(x, None, index), self._scaled_targets(models, e)
+        label = arrays["label"].get_orthogonal_selection((models, e))
         y = np.moveaxis(label, 1, -1).astype(np.float32, copy=False)
-        if self.augmentation is not None:
-            rng = self._rng(index)
-            for i in range(len(models)):
-                x[i], y[i] = self.augmentation.apply(x[i], y[i], rng)
-        return x, y
+        return self._augmented(x, y, index)
+
+    def _augmented(self, x: np.ndarray, y: Optional[np.ndarray], index: int):
+        if self.augmentation is None:
+            return x if y is None else (x, y)
+        rng = self._rng(index)
+        for i in range(len(x)):
+            x[i], label = self.augmentation.apply(x[i], None if y is None else y[i], rng)
+            if y is not None:
+                y[i] = label
+        return x if y is None else (x, y)
+
+    def _scaled_targets(self, models: np.ndarray, epoch: int) -> np.ndarray:
+        targets = self.arrays()["targets"].get_orthogonal_selection((models, epoch))
+        mean, std = self.target_scale or (0.0, 1.0)
+        return ((targets - mean) / std).astype(np.float32)
 
 
 class SynthesisBatches(_Batches):

@@ -155,14 +155,25 @@ class _Scorer:
         group = self.images.group()
         for e in range(self.images.n_epochs):
             image = group["image"].get_orthogonal_selection((models, e))
-            label = np.moveaxis(group["label"].get_orthogonal_selection((models, e)), 1, -1)
             sampling = group["sampling"].get_orthogonal_selection((models, e))
             x = standardise_images(image, sampling, self.images.normalizedistance)
+            if self.images.label == "Regression":
+                out["rmse"][:, e] = self._target_errors(model, x, models, e)
+                continue
+            label = np.moveaxis(group["label"].get_orthogonal_selection((models, e)), 1, -1)
             prediction = predict_images(model, x, batch_size)
             sites = self._sites(models, e)
             for i in range(len(models)):
                 self._score(out, i, e, prediction[i], label[i], sites[i] if sites else None)
         return out
+
+    def _target_errors(self, model, x: np.ndarray, models: np.ndarray, epoch: int) -> np.ndarray:
+        """RMSE over the targets of each image, in the targets' own units."""
+        truth = self.images.group()["targets"].get_orthogonal_selection((models, epoch))
+        mean = np.asarray(self.info.training.get("target_mean") or 0.0)
+        std = np.asarray(self.info.training.get("target_std") or 1.0)
+        predicted = np.asarray(model.predict_on_batch(x), dtype=np.float64) * std + mean
+        return np.sqrt(np.mean((predicted - truth) ** 2, axis=-1))
 
     def _sites(self, models: np.ndarray, epoch: int):
         if self.images.label not in ("Disk", "Gaussian"):

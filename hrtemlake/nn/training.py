@@ -79,9 +79,16 @@ class TrainingOptions:
     synthesize : dict, optional
         An image parameter file: draw fresh images from the training dataset's exit
         waves every epoch instead of reading stored image epochs.
+    target_mean, target_std : list of float, optional
+        Regression labels: the scale the targets are learnt in (default: their mean and
+        standard deviation over the training set, stored with the network).
     workers : int
         Threads preparing batches while the network trains (not part of the identity
         of a network: a restart may use another number).
+
+    Regression labels (microscope parameters per image) train the ``regressor`` head of
+    :mod:`hrtemlake.nn.heads` (``arch="regressor"``; ``filters``, ``kernel`` and
+    ``depth`` apply) without flips, which would change astigmatism angles.
     """
 
     arch: str = "unet"
@@ -99,6 +106,8 @@ class TrainingOptions:
     seed: int = 0
     augmentation: dict = field(default_factory=lambda: Augmentation().to_dict())
     synthesize: Optional[dict] = None
+    target_mean: Optional[list] = None
+    target_std: Optional[list] = None
     workers: int = 1
 
     def identity(self) -> dict[str, Any]:
@@ -161,6 +170,7 @@ def train_network(
     options = options or TrainingOptions()
     if restart is not None:
         options = _stored_options(lake, name, options.workers)
+    options = _with_target_scale(lake, train, options)
     train_batches, val_batches, train_set = _batches(lake, train, validation, options)
     if restart is None:
         model = _new_model(lake, name, train_set, options)
@@ -193,11 +203,27 @@ def _open(lake):
     return lake if isinstance(lake, Lake) else Lake(lake, mode="a")
 
 
+def _with_target_scale(lake, train: str, options: TrainingOptions) -> TrainingOptions:
+    """Options with the regression targets' mean and spread (from the training set)."""
+    if options.synthesize is not None or options.target_mean is not None:
+        return options
+    images = open_image_set(lake, train)
+    if images.label != "Regression":
+        return options
+    targets = np.asarray(images.group()["targets"][...], dtype=np.float64)
+    targets = targets.reshape(-1, targets.shape[-1])
+    std = np.where(targets.std(axis=0) > 0, targets.std(axis=0), 1.0)
+    return replace(options, target_mean=targets.mean(axis=0).tolist(), target_std=std.tolist())
+
+
 def _batches(lake, train: str, validation: str, options: TrainingOptions):
     """Training and validation batches, and the image set that defines the network."""
     augmentation = Augmentation.from_dict(options.augmentation)
     val_set = open_image_set(lake, validation)
     common = {"batch_size": options.batch_size, "workers": options.workers}
+    if val_set.label == "Regression":
+        augmentation = replace(augmentation, flips=False)
+        common["target_scale"] = (options.target_mean, options.target_std)
     val = LakeBatches(val_set, image_epoch=0, shuffle=False, seed=options.seed, **common)
     if options.synthesize is not None:
         from hrtemlake.simulate.params import ImageParameters
@@ -239,11 +265,7 @@ def _new_model(lake, name: str, images: ImageSet, options: TrainingOptions) -> k
         gpu = bool(__import__("tensorflow").config.list_physical_devices("GPU"))
         keras.config.set_dtype_policy("mixed_float16" if gpu else "mixed_bfloat16")
     try:
-        model = build_network(
-            options.arch, images.n_focus, len(images.channel_names), goal.activation,
-            filters=options.filters, kernel=options.kernel, layers=options.layers,
-            depth=options.depth, seed=options.seed, name=name,
-        )  # fmt: skip
+        model = _build(options, images, goal, name)
     except ValueError as error:
         raise TrainingError(str(error)) from error
     finally:
@@ -252,6 +274,24 @@ def _new_model(lake, name: str, images: ImageSet, options: TrainingOptions) -> k
         model = _with_l2(model, options.regularize)
     model.compile(optimizer=options.optimizer(), loss=goal.loss, metrics=[goal.metric()])
     return model
+
+
+def _build(options: TrainingOptions, images: ImageSet, goal, name: str) -> keras.Model:
+    if images.label == "Regression" or options.arch == "regressor":
+        from hrtemlake.nn.heads import build_regressor
+
+        if (images.label, options.arch) != ("Regression", "regressor"):
+            raise TrainingError(f"image set '{images.name}' has {images.label} labels: "
+                                f"train them with --arch regressor only with Regression labels")  # fmt: skip
+        sizes = {k: v for k, v in (("filters", options.filters), ("kernel", options.kernel),
+                                   ("depth", options.depth)) if v is not None}  # fmt: skip
+        return build_regressor(images.n_focus, len(images.channel_names), seed=options.seed,
+                               name=name, **sizes)  # fmt: skip
+    return build_network(
+        options.arch, images.n_focus, len(images.channel_names), goal.activation,
+        filters=options.filters, kernel=options.kernel, layers=options.layers,
+        depth=options.depth, seed=options.seed, name=name,
+    )  # fmt: skip
 
 
 def _with_l2(model: keras.Model, l2: float) -> keras.Model:

@@ -44,3 +44,31 @@ def disc_image_set(
             values[var.name] = np.full(shape, 0.5 if var.name == "sampling" else 0.0)
     writer.write(0, values)
     return f"{dataset}/{imageset}"
+
+
+def stripe_image_set(lake: Lake, dataset: str, n_models: int = 8, size: int = 32,
+                     seed: int = 0, imageset: str = "stripes") -> str:  # fmt: skip
+    """Stripes whose period [pixels] is the Regression target ``"defocus"`` (a stand-in)."""
+    rng = np.random.default_rng(seed)
+    params = ImageParameters(label="Regression", image_size=(size, size), image_epochs=1,
+                             normalizedistance=8.0, regression_targets=("defocus",),
+                             debug=None)  # fmt: skip
+    writer = lake.writer(
+        "images", dataset=dataset, imageset=imageset, n_items=n_models,
+        sizes={"epoch": 1, "focus": 1, "y": size, "x": size, "channel": 0, "target": 1},
+        parameters={"parameter_file": params.to_dict(), "epochs": 1},
+        attrs={"parameter_file": params.to_dict(), "label": "Regression",
+               "channel_names": ["defocus"]},
+    )  # fmt: skip
+    period = rng.uniform(4, 12, n_models)
+    xx = np.arange(size)[None, :]
+    stripes = 50 + 20 * np.cos(2 * np.pi * xx / period[:, None, None])
+    image = rng.poisson(np.broadcast_to(stripes, (n_models, size, size))).astype(np.float32)
+    values = {"image": image[:, None, None], "targets": period[:, None, None].astype(np.float32)}
+    spec = get_schema().group("images")
+    for var in spec.item_variables():
+        if var.name not in values and var.name not in (WRITE_SESSION, "label"):
+            values[var.name] = np.full((n_models, 1, 1)[: len(var.dims)],
+                                       0.5 if var.name == "sampling" else 0.0)  # fmt: skip
+    writer.write(0, values)
+    return f"{dataset}/{imageset}"

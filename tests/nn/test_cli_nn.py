@@ -39,7 +39,7 @@ def test_train_evaluate_and_list_from_the_command_line(prefect_server, lake_path
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--arch", "resnet"], "--arch: expected one of unet, unetpp, msdnet, got 'resnet'"),
+    (["--arch", "resnet"], "--arch: expected one of unet, unetpp, msdnet, regressor, got 'resnet'"),
     (["--adam", "{oops"], "--adam: not JSON"),
     (["--augment", '{"contrast": [2, 1]}'], "contrast"),
 ])  # fmt: skip
