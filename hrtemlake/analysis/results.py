@@ -38,9 +38,19 @@ class AnalysisRun:
         return f"AnalysisRun({self.run!r}: {', '.join(stages)})"
 
     def _stage(self, kind: str) -> Optional[xr.Dataset]:
+        """A stage with the series' acquisition time [s] as its ``time`` coordinate."""
         if not self.lake.exists(kind, run=self.run):
             return None
-        return self.lake.dataset(kind, run=self.run)
+        stage = self.lake.dataset(kind, run=self.run)
+        times = self._times()
+        if times is not None and stage.sizes.get("time") == times.size:
+            stage = stage.assign_coords(time=times)
+        return stage
+
+    def _times(self) -> Optional[xr.DataArray]:
+        if not self.series or not self.lake.exists("frames", series=self.series):
+            return None
+        return self.lake.dataset("frames", series=self.series)["time"].load()
 
     @property
     def series(self) -> Optional[str]:
@@ -92,15 +102,19 @@ class AnalysisRun:
             tracks=_load(self.tracks), fourier=_load(self.fourier), columns=_load(self.columns)
         )
 
+    @property
+    def report_path(self) -> Path:
+        """Where :meth:`write_report` writes by default: ``<lake>-<run>.html`` beside a local
+        lake, else in the working directory."""
+        local = "://" not in self.lake.location
+        base = Path(self.lake.location).parent if local else Path.cwd()
+        return base / f"{Path(self.lake.location).stem}-{self.run}.html"
+
     def write_report(self, path: str | os.PathLike | None = None) -> Path:
-        """One self-contained HTML report of the run (default: ``<lake>-<run>.html`` beside a
-        local lake, else in the working directory)."""
+        """One self-contained HTML report of the run (default: :attr:`report_path`)."""
         from hrtemlake.analysis.report import write_report
 
-        if path is None:
-            local = not self.lake.location.startswith(("s3://", "gs://", "http"))
-            base = Path(self.lake.location).parent if local else Path.cwd()
-            path = base / f"{Path(self.lake.location).stem}-{self.run}.html"
+        path = self.report_path if path is None else path
         labels = self.track_labels
         parameters = dict(self.lake.group("segmentation", run=self.run).attrs["parameters"])
         return Path(write_report(

@@ -5,12 +5,35 @@ Build (:func:`build_network`: U-net, U-net++, MSD-net), train from the lake's im
 :func:`list_networks`) and score (:func:`evaluate_network`, :class:`SimulatedImage`).
 """
 
-from hrtemlake.nn.architectures import ARCHITECTURES, build_network, trainable_parameters
-from hrtemlake.nn.augment import Augmentation
-from hrtemlake.nn.data import ImageSet, LakeBatches, SynthesisBatches, open_image_set
-from hrtemlake.nn.evaluate import SimulatedImage, evaluate_network, predict_images, summarise_scores
-from hrtemlake.nn.registry import NetworkError, NetworkInfo, list_networks, load_network, network_info
-from hrtemlake.nn.training import TrainingError, TrainingOptions, TrainingResult, train_network
+import importlib
+from typing import Any
+
+# Where each public name lives. Imported on first use, so that reading the registry or
+# plotting a learning curve does not load TensorFlow.
+_SOURCES = {
+    "ARCHITECTURES": "architectures", "build_network": "architectures",
+    "trainable_parameters": "architectures", "Augmentation": "augment",
+    "ImageSet": "data", "LakeBatches": "data", "SynthesisBatches": "data",
+    "open_image_set": "data", "SimulatedImage": "evaluate", "evaluate_network": "evaluate",
+    "predict_images": "evaluate", "summarise_scores": "evaluate", "NetworkError": "registry",
+    "NetworkInfo": "registry", "list_networks": "registry", "load_network": "registry",
+    "network_info": "registry", "TrainingError": "training", "TrainingOptions": "training",
+    "TrainingResult": "training", "train_network": "training",
+    "plot_learning_curve": "plots",
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _SOURCES:
+        raise AttributeError(f"module 'hrtemlake.nn' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"hrtemlake.nn.{_SOURCES[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "ARCHITECTURES",
@@ -30,6 +53,7 @@ __all__ = [
     "load_network",
     "network_info",
     "open_image_set",
+    "plot_learning_curve",
     "predict_images",
     "summarise_scores",
     "train_network",

@@ -14,8 +14,9 @@ def plot_learning_curve(lake, name: str):
     """
     from matplotlib.figure import Figure
 
-    from hrtemlake.nn.registry import network_info
+    from hrtemlake.nn.registry import _lake, network_info
 
+    lake = _lake(lake)
     info = network_info(lake, name)
     curve = lake.dataset("networks", network=name, complete_only=True).load()
     epochs = np.arange(1, curve.sizes["training_epoch"] + 1)
