@@ -237,6 +237,18 @@ class SimulatedImage:
         scorer._score(out, 0, 0, self.prediction, self.label, sites[0] if sites else None)
         return {k: v[0, 0] for k, v in out.items()}
 
+    def plot_argand(self, ax=None):
+        """Predicted and true exit-wave values at the atomic columns in the complex plane
+        (thesis Fig. 4.4); for networks trained on Exitwave labels."""
+        if self.images.label != "Exitwave":
+            raise ValueError(f"an Argand plot needs Exitwave labels, not {self.images.label}")
+        sites, _, _ = site_pixels(self.lake, self.images, np.array([self.model_index]),
+                                  self.epoch)[0]  # fmt: skip
+        shape = np.array(self.label.shape[:2])
+        inside = ((sites >= 0) & (sites < shape - 0.5)).all(axis=1)
+        predicted, truth = metrics.argand_values(self.prediction, self.label, sites[inside])
+        return metrics.plot_argand(predicted, truth, ax=ax)
+
     def plot(self, channel: int = 0, figsize: tuple[float, float] = (12, 4)):
         """Image (first focus), label and prediction of ``channel`` with a 1 nm scale bar."""
         import matplotlib.pyplot as plt

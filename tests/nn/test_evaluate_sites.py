@@ -40,3 +40,21 @@ def test_the_label_scores_a_perfect_atomic_f1_at_the_stored_sites(lake, epoch):
         inside = (sites >= 0).all(axis=1) & (sites < np.array(label.shape[:2])).all(axis=1)
         assert scores["tp"].sum() >= 0.9 * inside.sum() > 10
         assert scores["f1_all"] == pytest.approx(1.0, abs=0.02)
+
+
+def test_an_exit_wave_network_gives_an_argand_plot_at_the_columns(lake):
+    from hrtemlake.nn import SimulatedImage, TrainingOptions, train_network
+
+    waves = ImageParameters(label="Exitwave", num_classes=2, image_size=(64, 64), sampling=(0.2, 0.2),
+                            image_epochs=1, seed=4, debug=None)  # fmt: skip
+    writer = image_writer(lake, "train", "waves", waves, 1)
+    for block in missing_image_blocks(writer, "train", 3):
+        compute_image_block(writer, "train", block, waves, 1)
+    train_network(lake, "ew", "train/waves", "train/waves", epochs=1, options=TrainingOptions(
+        arch="msdnet", filters=2, layers=3, kernel=3, batch_size=3))  # fmt: skip
+    item = SimulatedImage(lake, "ew", "train/waves", model=1)
+    assert item.prediction.shape == (64, 64, 2) and item.label.shape == (64, 64, 2)
+    ax = item.plot_argand()
+    [predicted, true] = [c.get_offsets() for c in ax.collections]
+    assert len(predicted) == len(true) > 10
+    assert ax.get_xlabel() == "Re ψ"
