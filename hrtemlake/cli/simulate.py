@@ -21,7 +21,7 @@ def _options(pairs: list[str], **explicit) -> dict:
 @simulate_app.command("structures")
 def simulate_structures_cmd(
     dataset: DatasetOption,
-    kind: Annotated[str, typer.Option(help="Model kind: nanoparticle or mx2.")] = "mx2",
+    kind: Annotated[str, typer.Option(help="Model kind: mx2, nanoparticle, nanotube, amorphous or alloy.")] = "mx2",
     count: Annotated[int, typer.Option(help="Number of models in the dataset.")] = 10,
     seed: Annotated[int, typer.Option(help="Dataset seed (use different seeds for train/val/test).")] = 0,
     element: Annotated[Optional[str], typer.Option(help="Nanoparticle FCC element (default Au).")] = None,

@@ -60,7 +60,7 @@ def simulate_structures(
     dataset
         Dataset name (``simulations/<dataset>/...``).
     kind
-        ``"nanoparticle"`` or ``"mx2"`` (see :func:`hrtemlake.models.build_model`).
+        ``"mx2"``, ``"nanoparticle"``, ``"nanotube"``, ``"amorphous"`` or ``"alloy"`` (see :func:`hrtemlake.models.build_model`).
     count
         Number of models the dataset should hold; a larger count extends it.
     seed

@@ -91,7 +91,7 @@ def test_missing_blocks_resume(lake):
     ("kwargs", "message"),
     [
         ({"count": -1}, "--count must be >= 0"),
-        ({"kind": "nanotube"}, "unknown model kind 'nanotube'"),
+        ({"kind": "graphite"}, "unknown model kind 'graphite'"),
         ({"kind": "nanoparticle", "options": {"element": "Xx"}}, "element 'Xx'"),
         ({"kind": "nanoparticle", "options": {"max_tilt": 95}}, "max_tilt"),
         ({"kind": "nanoparticle", "options": {"cell": (8.0, 8.0, 8.0)}}, "too small"),
