@@ -10,8 +10,9 @@ lake (``--lake``) reuses what is there and computes only what is missing:
   (:func:`~hrtemlake.simulate.images.compute_image_block`).
 
 Both spread their blocks over ``jobs`` processes (spawned, not forked, so that a parent
-that has already imported TensorFlow stays safe); blocks are chunk-aligned, so the workers
-write disjoint chunks, exactly as the Dask flows do.
+that has already imported TensorFlow stays safe; one pool serves every stage until
+:func:`shutdown_workers`); blocks are chunk-aligned, so the workers write disjoint chunks,
+exactly as the Dask flows do.
 
 Dataset and image-set names carry the numbers that define them (model count, seed, image
 size, image epochs): the writers refuse to reopen a group with other parameters, and a
@@ -57,6 +58,8 @@ __all__ = [
     "au_ceo2_parameters",
     "simulate_dataset",
     "simulate_image_set",
+    "shutdown_workers",
+    "train_or_resume",
 ]
 
 
@@ -133,21 +136,39 @@ def au_ceo2_parameters(size: int, sampling: tuple[float, float],
 # -- running the writers ----------------------------------------------------------------
 
 
-def _pool(jobs: int) -> Optional[ProcessPoolExecutor]:
-    if jobs <= 1:
-        return None
-    return ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+#: Below this many models the work runs in this process: starting spawned workers (each
+#: imports abTEM and the library, seconds) costs more than it saves.
+MIN_PARALLEL_MODELS = 24
+
+_POOLS: dict[int, ProcessPoolExecutor] = {}
+
+
+def _pool(jobs: int) -> ProcessPoolExecutor:
+    """One pool of ``jobs`` spawned workers per process, reused by every stage."""
+    if jobs not in _POOLS:
+        _POOLS[jobs] = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+    return _POOLS[jobs]
+
+
+def shutdown_workers() -> None:
+    """Stop the simulation workers (before training, so that they hold no memory)."""
+    while _POOLS:
+        _POOLS.popitem()[1].shutdown()
 
 
 def _run_blocks(function, blocks: list[range], args: tuple, jobs: int) -> int:
     """``function(writer, dataset, block, *rest)`` for every block, on ``jobs`` processes."""
     writer, dataset, *rest = args
-    pool = _pool(min(jobs, len(blocks)))
-    if pool is None:
+    if jobs <= 1 or sum(len(block) for block in blocks) < MIN_PARALLEL_MODELS:
         return sum(function(writer, dataset, block, *rest) for block in blocks)
-    with pool:
-        futures = [pool.submit(function, writer, dataset, block, *rest) for block in blocks]
-        return sum(future.result() for future in futures)
+    pool = _pool(jobs)
+    futures = [pool.submit(function, writer, dataset, block, *rest) for block in blocks]
+    return sum(future.result() for future in futures)
+
+
+def _per_block(missing: int, jobs: int) -> int:
+    """Models per block: about 4 blocks per worker, so that the workers finish together."""
+    return max(1, -(-missing // (4 * jobs)))
 
 
 def simulate_dataset(lake: Lake, data: Dataset, jobs: int = 1) -> dict[str, int]:
@@ -157,7 +178,7 @@ def simulate_dataset(lake: Lake, data: Dataset, jobs: int = 1) -> dict[str, int]
     """
     built = simulate_structures(lake, data.name, data.kind, data.count, data.seed, data.options)
     writer = exitwave_writer(lake, data.name, data.waves)
-    blocks = missing_exitwave_blocks(writer, per_block=max(1, -(-len(writer.missing()) // (4 * jobs))))
+    blocks = missing_exitwave_blocks(writer, per_block=_per_block(len(writer.missing()), jobs))
     waves = _run_blocks(compute_exitwave_block, blocks, (writer, data.name, data.waves, data.seed),
                         jobs)  # fmt: skip
     return {"models": built, "exit_waves": waves}
@@ -168,8 +189,44 @@ def simulate_image_set(lake: Lake, dataset: str, imageset: str, params: ImagePar
     """Make the missing image epochs of ``dataset/imageset``; returns the models made."""
     writer = image_writer(lake, dataset, imageset, params, epochs)
     missing = len(writer.missing())
-    blocks = missing_image_blocks(writer, dataset, per_block=max(1, -(-missing // (4 * jobs))))
+    blocks = missing_image_blocks(writer, dataset, per_block=_per_block(missing, jobs))
     return _run_blocks(compute_image_block, blocks, (writer, dataset, params, epochs), jobs)
+
+
+# -- training ----------------------------------------------------------------------------
+
+
+def train_or_resume(lake: Lake, name: str, train: str, validation: str, epochs: int,
+                    options, verbose: bool = True) -> dict[str, Any]:  # fmt: skip
+    """Train network ``name`` up to ``epochs`` epochs, resuming an interrupted run.
+
+    A network of that name with a checkpoint at ``epochs`` (or later) is reused as it is;
+    one with an earlier checkpoint continues from it (``restart``); a new one is trained
+    from scratch. Returns ``{"epochs_run": ..., "curve": [rows of this call]}``.
+    """
+    from hrtemlake.nn import train_network
+    from hrtemlake.nn.registry import checkpoint_epochs
+
+    saved = checkpoint_epochs(lake, name)
+    if len(saved) and int(saved[-1]) >= epochs:
+        print(f"  network '{name}' already trained {int(saved[-1])} epochs: reused")
+        return {"epochs_run": 0, "curve": []}
+    restart = int(saved[-1]) if len(saved) else None
+    if restart is None and lake.exists("networks", network=name):
+        raise SystemExit(f"network '{name}' exists in {lake.location} without a checkpoint to "
+                         "continue from; use another --lake or --seed")  # fmt: skip
+    if restart is not None:
+        print(f"  network '{name}': continuing from its checkpoint after epoch {restart}")
+
+    def show(row: dict) -> None:
+        if verbose:
+            print(f"  epoch {row['epoch']:3d}/{row['epochs']}: loss {row['loss']:.4f} "
+                  f"val_loss {row['val_loss']:.4f}  F1 {row['metric']:.3f} "
+                  f"val_F1 {row['val_metric']:.3f}  ({row['seconds']:.1f} s)", flush=True)  # fmt: skip
+
+    result = train_network(lake, name, train, validation, epochs, options, restart=restart,
+                           progress=show)  # fmt: skip
+    return {"epochs_run": len(result.curve), "curve": result.curve}
 
 
 # -- reporting ---------------------------------------------------------------------------
