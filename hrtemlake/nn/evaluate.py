@@ -102,8 +102,10 @@ def evaluate_network(
     info = network_info(lake, network)
     _check_matches(info, images, network)
     model = load_network(lake, network)
+    parameters = {"radius": radius, "threshold": threshold, "checkpoint": info.checkpoints[-1]}
+    _drop_stale(lake, parameters, network=network, dataset=images.dataset, imageset=images.imageset)
     writer = lake.writer(
-        "evaluations", parameters={"radius": radius, "threshold": threshold},
+        "evaluations", parameters=parameters,
         n_items=images.n_models, sizes={"epoch": images.n_epochs, "channel": len(info.channel_names)},
         attrs={"channel_names": list(info.channel_names), "radius": radius},
         network=network, dataset=images.dataset, imageset=images.imageset,
@@ -119,6 +121,15 @@ def evaluate_network(
             progress(int(block[-1]) + 1, images.n_models)
     return lake.dataset("evaluations", network=network, dataset=images.dataset,
                         imageset=images.imageset)  # fmt: skip
+
+
+def _drop_stale(lake, parameters: dict, **names: str) -> None:
+    """Remove scores of an earlier checkpoint or other settings: they no longer describe
+    the network, and keeping them would make a rerun return them as if they did."""
+    if lake.exists("evaluations", **names):
+        group = lake.group("evaluations", **names)
+        if dict(group.attrs.get("parameters", {})) != parameters:
+            del lake.root[lake.path("evaluations", **names)]
 
 
 def _check_matches(info, images: ImageSet, network: str) -> None:

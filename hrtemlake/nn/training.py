@@ -111,9 +111,13 @@ class TrainingOptions:
     workers: int = 1
 
     def identity(self) -> dict[str, Any]:
-        """What defines a network's training (everything but ``workers``)."""
+        """What defines a network's training (everything but ``workers``; target scales
+        only when set, so networks registered before they existed still restart)."""
         out = asdict(self)
         out.pop("workers")
+        for key in ("target_mean", "target_std"):
+            if out[key] is None:
+                out.pop(key)
         return out
 
     def optimizer(self) -> keras.optimizers.Optimizer:

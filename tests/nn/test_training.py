@@ -151,3 +151,21 @@ def test_evaluation_stores_per_image_scores_and_reruns_are_idempotent(lake):
     np.testing.assert_array_equal(scores.pixel_f1, again.pixel_f1)
     assert len(lake.provenance("evaluations", network="n", dataset="val", imageset="discs")) == 2
     assert network_info(lake, "n").epochs == 3
+
+
+def test_scores_of_an_earlier_checkpoint_are_replaced_after_more_training(lake):
+    train_network(lake, "n", "train", "val", epochs=1, options=TrainingOptions(**TINY))
+    names = {"network": "n", "dataset": "val", "imageset": "discs"}
+    before = evaluate_network(lake, "n", "val").load()
+    [first] = lake.provenance("evaluations", **names)
+    train_network(lake, "n", "train", "val", epochs=3, restart=1)
+    after = evaluate_network(lake, "n", "val").load()
+    [record] = lake.provenance("evaluations", **names)  # the old scores are gone
+    assert (first["parameters"]["checkpoint"], record["parameters"]["checkpoint"]) == (1, 3)
+    assert after.sizes == before.sizes
+
+
+def test_options_without_target_scales_keep_the_identity_of_older_networks():
+    identity = TrainingOptions(**TINY).identity()
+    assert "target_mean" not in identity and "workers" not in identity
+    assert TrainingOptions(**TINY, target_mean=[1.0], target_std=[2.0]).identity()["target_std"] == [2.0]
