@@ -26,6 +26,7 @@ Writers are picklable: the flow creates one per stage and sends it with each blo
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 from typing import Any, Optional, Sequence
 
@@ -180,10 +181,19 @@ def _fit_window(model, size: int) -> int:
     return max(multiple, (max(size, 8) // multiple) * multiple)
 
 
+@functools.lru_cache(maxsize=4)
+def _cached_network(location: str, name: str, checkpoint: int):
+    """A network loaded once per process and checkpoint (loading and the first prediction's
+    retrace cost ~0.35 s, paid per block otherwise)."""
+    from hrtemlake.nn.registry import load_network, network_info
+
+    return load_network(location, name, checkpoint), network_info(location, name)
+
+
 def segment_block(writer, run: str, block: range,
                   settings: Optional[SegmentationSettings] = None) -> int:  # fmt: skip
     """Predict frames ``block`` with every network of the run and store the ensemble."""
-    from hrtemlake.nn.registry import load_network, network_info
+    from hrtemlake.nn.registry import checkpoint_epochs
 
     lake = _lake(writer.location)
     attrs = dict(writer.group.attrs)
@@ -193,7 +203,8 @@ def segment_block(writer, run: str, block: range,
     frames = lake.group("frames", series=attrs["series"])["frame"][block.start : block.stop]
     results = []
     for name in attrs["networks"]:
-        model, info = load_network(lake, name), network_info(lake, name)
+        latest = int(checkpoint_epochs(lake, name)[-1])
+        model, info = _cached_network(lake.location, name, latest)
         results.append(np.stack([predict_frame(model, info, f, attrs["pixel_size"], settings)
                                  for f in frames]))  # fmt: skip
     stack = np.stack(results)  # (network, time, channel, y, x)
