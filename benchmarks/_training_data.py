@@ -260,12 +260,5 @@ def lake_location(given: Optional[str], prefix: str) -> str:
     return str(Path(tempfile.mkdtemp(prefix=prefix)) / "lake.zarr")
 
 
-def quiet_tensorflow() -> None:
-    """Keep TensorFlow's start-up chatter off the benchmark's output."""
-    import os
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
 if __name__ == "__main__":  # pragma: no cover
     sys.exit("a helper module of the training benchmarks; run one of them instead")
