@@ -34,6 +34,7 @@ import numpy as np
 import xarray as xr
 
 from hrtemlake.errors import HrtemlakeError
+from hrtemlake.lake import as_lake
 
 __all__ = [
     "AnalysisError",
@@ -65,12 +66,6 @@ class SegmentationSettings:
     overlap: float = 0.25
     batch_size: int = 8
     margin: int = 0
-
-
-def _lake(lake, mode: str = "a"):
-    from hrtemlake.lake import Lake
-
-    return lake if isinstance(lake, Lake) else Lake(lake, mode=mode)
 
 
 def missing_blocks(writer, per_block: int = 8) -> list[range]:
@@ -116,7 +111,7 @@ def start_segmentation(lake, run: str, series: str, networks: Sequence[str],
     """Create ``analysis/<run>/segmentation`` for ``series`` and the ensemble ``networks``."""
     from hrtemlake.nn.registry import network_info
 
-    lake = _lake(lake)
+    lake = as_lake(lake, "a")
     if not networks:
         raise AnalysisError("name at least one network (--network)")
     pixel_size = series_pixel_size(lake, series)
@@ -177,7 +172,9 @@ def predict_frame(model, info, frame: np.ndarray, pixel_size: float,
 
 def _fit_window(model, size: int) -> int:
     """The largest window ≤ size that the network accepts (U-nets: multiples of 2**levels)."""
-    multiple = 2 ** sum(type(layer).__name__ == "MaxPooling2D" for layer in model.layers)
+    from hrtemlake.nn.evaluate import size_multiple
+
+    multiple = size_multiple(model)
     return max(multiple, (max(size, 8) // multiple) * multiple)
 
 
@@ -195,7 +192,7 @@ def segment_block(writer, run: str, block: range,
     """Predict frames ``block`` with every network of the run and store the ensemble."""
     from hrtemlake.nn.registry import checkpoint_epochs
 
-    lake = _lake(writer.location)
+    lake = as_lake(writer.location, "a")
     attrs = dict(writer.group.attrs)
     settings = settings or SegmentationSettings(**{
         k: v for k, v in attrs["parameters"].items() if k in SegmentationSettings.__dataclass_fields__
@@ -230,7 +227,7 @@ def import_masks(lake, run: str, masks: Any, pixel_size: float, source: str = "a
 
     ``series`` names the frames the masks belong to (for mean intensities and Fourier
     statistics); their number and size must match."""
-    lake = _lake(lake)
+    lake = as_lake(lake, "a")
     stack = np.asarray(masks)
     if stack.ndim == 2:
         stack = stack[None]
@@ -292,7 +289,7 @@ def foreground(probability: np.ndarray, channel_names: Sequence[str]) -> np.ndar
 
 def start_instances(lake, run: str, threshold: float = 0.9, min_separation: float = 1.0):
     """Create ``analysis/<run>/instances`` from the run's segmentation."""
-    lake = _lake(lake)
+    lake = as_lake(lake, "a")
     if not lake.exists("segmentation", run=run):
         raise AnalysisError(f"{lake.location}: run '{run}' has no segmentation; run "
                             "`hrtemlake analyze segment` or pass --masks")  # fmt: skip
@@ -310,7 +307,7 @@ def instance_block(writer, run: str, block: range) -> int:
     """Watershed instances of frames ``block`` of the run's segmentation."""
     from hrtemlake.analysis.instances import segment_instances
 
-    lake = _lake(writer.location)
+    lake = as_lake(writer.location, "a")
     attrs = dict(writer.group.attrs)
     seg = lake.group("segmentation", run=run)
     names = seg.attrs["channel_names"]
@@ -332,7 +329,7 @@ def track_run(lake, run: str, min_overlap: float = 0.5) -> xr.Dataset:
     """
     from hrtemlake.analysis.tracking import iter_tracked, track_properties
 
-    lake = _lake(lake)
+    lake = as_lake(lake, "a")
     instances = lake.group("instances", run=run)
     if not (instances["write_session"][:] > 0).all():
         raise AnalysisError(f"run '{run}': instances are incomplete; finish that stage first")
@@ -378,7 +375,7 @@ def start_fourier(lake, run: str, max_peaks: int = 6, zone_axis_threshold: float
                   ratio_pairs: Optional[int] = None, series: Optional[str] = None):  # fmt: skip
     """Create ``analysis/<run>/fourier`` for the run's tracks on the frames of ``series``
     (default: the series the run segmented)."""
-    lake = _lake(lake)
+    lake = as_lake(lake, "a")
     if not lake.exists("tracks", run=run):
         raise AnalysisError(f"run '{run}' has no tracks yet; run `hrtemlake analyze track` first")
     series = series or lake.group("segmentation", run=run).attrs.get("series")
@@ -403,7 +400,7 @@ def fourier_block(writer, run: str, block: range) -> int:
     """Fourier-peak statistics of every track in frames ``block``."""
     from hrtemlake.analysis.fourier import track_fourier_statistics
 
-    lake = _lake(writer.location)
+    lake = as_lake(writer.location, "a")
     parameters = dict(writer.group.attrs["parameters"])
     ids = writer.group["track"][:]
     frames = lake.group("frames", series=parameters["series"])["frame"][block.start : block.stop]
@@ -426,7 +423,7 @@ def fourier_block(writer, run: str, block: range) -> int:
 
 def start_columns(lake, run: str, threshold: float = 0.5, radius: float = 1.0):
     """Create ``analysis/<run>/columns`` from the run's column-probability maps."""
-    lake = _lake(lake)
+    lake = as_lake(lake, "a")
     seg = lake.group("segmentation", run=run)
     names = [n for n in seg.attrs["channel_names"] if n != "background"]
     return lake.writer(
@@ -440,7 +437,7 @@ def column_block(writer, run: str, block: range) -> int:
     """Column counts and events of frames ``block`` (events need the frame before it)."""
     from hrtemlake.analysis.columns import column_events, column_positions
 
-    lake = _lake(writer.location)
+    lake = as_lake(writer.location, "a")
     attrs = dict(writer.group.attrs)
     seg = lake.group("segmentation", run=run)
     pixel_size = float(seg.attrs["pixel_size"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Optional
@@ -23,9 +24,9 @@ class AnalysisRun:
     """
 
     def __init__(self, lake, run: str):
-        from hrtemlake.lake import Lake
+        from hrtemlake.lake import as_lake
 
-        self.lake = lake if isinstance(lake, Lake) else Lake(lake)
+        self.lake = as_lake(lake)
         self.run = run
         if not self.lake.exists("segmentation", run=run):
             from hrtemlake.analysis.pipeline import AnalysisError
@@ -42,11 +43,12 @@ class AnalysisRun:
         if not self.lake.exists(kind, run=self.run):
             return None
         stage = self.lake.dataset(kind, run=self.run)
-        times = self._times()
+        times = self._times
         if times is not None and stage.sizes.get("time") == times.size:
             stage = stage.assign_coords(time=times)
         return stage
 
+    @functools.cached_property
     def _times(self) -> Optional[xr.DataArray]:
         if not self.series or not self.lake.exists("frames", series=self.series):
             return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -60,7 +61,7 @@ def train_cmd(
     _check_arch(arch)
     with prefect_api():
         curve = train_flow(name=name, train=train, validation=validation, epochs=epochs,
-                           options=_options_dict(options), restart=restart, lake=lake)  # fmt: skip
+                           options=asdict(options), restart=restart, lake=lake)  # fmt: skip
     for row in curve:
         typer.echo(_epoch_line(row))
     typer.echo(f"networks/{name}: {len(curve)} epochs trained")
@@ -157,12 +158,6 @@ def _check_arch(arch: str) -> None:
     allowed = (*ARCHITECTURES, "regressor")
     if arch not in allowed:
         raise ParameterError(f"--arch: expected one of {', '.join(allowed)}, got {arch!r}")
-
-
-def _options_dict(options) -> dict:
-    from dataclasses import asdict
-
-    return asdict(options)
 
 
 def _epoch_line(row: dict) -> str:

@@ -56,7 +56,7 @@ from hrtemlake.ingest.noise import (
     radial_power_spectrum,
     readout_from_series,
 )
-from hrtemlake.lake import Lake
+from hrtemlake.lake import Lake, as_lake
 from hrtemlake.lake.schema import WRITE_SESSION
 
 __all__ = [
@@ -327,7 +327,7 @@ def series_fits(
     lake: Lake | str | os.PathLike | None, series: str
 ) -> tuple[list[MTFFit], np.ndarray]:
     """The stored fits (as :class:`MTFFit`) and the electrons per pixel of each frame."""
-    lake = lake if isinstance(lake, Lake) else Lake(lake, mode="r")
+    lake = as_lake(lake, "r")
     n = _rows(lake, series)
     if n == 0:
         raise LakeError(f"series '{series}' has no noise fits: run `hrtemlake noise fit` first")
@@ -348,7 +348,7 @@ def spectrum_and_fit(
     lake: Lake | str | os.PathLike | None, series: str, i: int
 ) -> tuple[np.ndarray, np.ndarray, MTFFit]:
     """Frame ``i``'s window spectrum (q̃, PSD) and its stored fit, e.g. for plotting."""
-    lake = lake if isinstance(lake, Lake) else Lake(lake, mode="r")
+    lake = as_lake(lake, "r")
     fits, _ = series_fits(lake, series)
     group = lake.group("noise", series=series)
     y0, x0, h, w = group.attrs["window"]

@@ -76,7 +76,7 @@ import numpy as np
 
 from hrtemlake.errors import LakeError, ParameterError
 from hrtemlake.ingest.readers import FrameReadError, FrameRecord, discover, read_frames
-from hrtemlake.lake import Lake
+from hrtemlake.lake import Lake, as_lake
 from hrtemlake.lake.schema import WRITE_SESSION
 
 __all__ = [
@@ -724,7 +724,7 @@ class ExperimentalSeries:
     """
 
     def __init__(self, lake: Lake | str | os.PathLike | None, series: str):
-        self.lake = lake if isinstance(lake, Lake) else Lake(lake, mode="r")
+        self.lake = as_lake(lake, "r")
         self.series = series
         self.dataset = self.lake.dataset("frames", complete_only=True, series=series)
 

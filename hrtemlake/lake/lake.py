@@ -274,6 +274,12 @@ class Lake:
         return group
 
 
+def as_lake(lake: "Lake | str | os.PathLike | None", mode: Mode = "r") -> Lake:
+    """``lake`` itself when it is a :class:`Lake`, else the lake at that location opened
+    with ``mode`` (so library functions take a Lake or a path alike)."""
+    return lake if isinstance(lake, Lake) else Lake(lake, mode=mode)
+
+
 def open_lake(path: str | os.PathLike | None = None) -> xr.DataTree:
     """Open the whole lake as a lazy (Dask-backed) :class:`xarray.DataTree`.
 

@@ -26,12 +26,19 @@ from hrtemlake.nn.data import ImageSet, open_image_set, standardise_images
 from hrtemlake.nn.registry import load_network, network_info
 from hrtemlake.simulate.params import SITE_LABELS
 
-__all__ = ["SimulatedImage", "evaluate_network", "predict_images", "site_pixels", "summarise_scores"]
+__all__ = ["SimulatedImage", "evaluate_network", "predict_images", "site_pixels", "size_multiple",
+           "summarise_scores"]
 
 #: Default match radius of the atomic F1 [Å] (Paper III: 10 pixels at 0.1 Å/pixel).
 ATOMIC_RADIUS = 1.0
 _SCORES = ("pixel_f1", "pixel_precision", "pixel_recall", "atomic_f1", "atomic_precision",
            "atomic_recall")  # fmt: skip
+
+
+def size_multiple(model) -> int:
+    """Image sides a network accepts are multiples of this: 2**levels for U-nets (one
+    max-pooling per level), 1 for an MSD-net."""
+    return 2 ** sum(type(layer).__name__ == "MaxPooling2D" for layer in model.layers)
 
 
 def predict_images(model, x: np.ndarray, batch_size: int = 8) -> np.ndarray:
@@ -40,7 +47,7 @@ def predict_images(model, x: np.ndarray, batch_size: int = 8) -> np.ndarray:
     U-nets need sizes divisible by 2**levels: inputs are mirror-padded up to that and the
     output cropped back, which leaves the prediction inside the image unchanged in kind.
     """
-    multiple = 2 ** sum(type(layer).__name__ == "MaxPooling2D" for layer in model.layers)
+    multiple = size_multiple(model)
     ny, nx = x.shape[1:3]
     py, px = (-ny) % multiple, (-nx) % multiple
     if py or px:
@@ -95,9 +102,9 @@ def evaluate_network(
     xarray.Dataset
         The scores (model, epoch[, channel]); NaN where a score does not apply.
     """
-    from hrtemlake.lake import Lake
+    from hrtemlake.lake import as_lake
 
-    lake = lake if isinstance(lake, Lake) else Lake(lake, mode="a")
+    lake = as_lake(lake, "a")
     images = open_image_set(lake, image_set)
     info = network_info(lake, network)
     _check_matches(info, images, network)
@@ -159,10 +166,15 @@ class _Scorer:
         self.softmax = bool(self.info.parameter_file.get("null_class")) and len(
             self.info.channel_names) > 1  # fmt: skip
 
-    def block(self, model, models: np.ndarray, batch_size: int) -> dict[str, np.ndarray]:
-        shape = (len(models), self.images.n_epochs, len(self.info.channel_names))
+    def empty(self, models: int, epochs: int) -> dict[str, np.ndarray]:
+        """NaN scores of ``models`` × ``epochs`` images (NaN: the score does not apply)."""
+        shape = (models, epochs, len(self.info.channel_names))
         out = {k: np.full(shape, np.nan, np.float32) for k in _SCORES}
         out["rmse"] = np.full(shape[:2], np.nan, np.float32)
+        return out
+
+    def block(self, model, models: np.ndarray, batch_size: int) -> dict[str, np.ndarray]:
+        out = self.empty(len(models), self.images.n_epochs)
         group = self.images.group()
         for e in range(self.images.n_epochs):
             image = group["image"].get_orthogonal_selection((models, e))
@@ -222,9 +234,9 @@ class SimulatedImage:
 
     def __init__(self, lake, network: str, image_set: str, model: int = 0, epoch: int = 0,
                  radius: float = ATOMIC_RADIUS):  # fmt: skip
-        from hrtemlake.lake import Lake
+        from hrtemlake.lake import as_lake
 
-        self.lake = lake if isinstance(lake, Lake) else Lake(lake)
+        self.lake = as_lake(lake)
         self.images = open_image_set(self.lake, image_set)
         self.info = network_info(self.lake, network)
         _check_matches(self.info, self.images, network)
@@ -241,9 +253,7 @@ class SimulatedImage:
     def scores(self) -> dict[str, np.ndarray]:
         """Per-channel scores of this image (as stored by :func:`evaluate_network`)."""
         scorer = _Scorer(self.lake, self.images, self.info, self.radius, 0.5)
-        shape = (1, 1, len(self.info.channel_names))
-        out = {k: np.full(shape, np.nan, np.float32) for k in _SCORES}
-        out["rmse"] = np.full(shape[:2], np.nan, np.float32)
+        out = scorer.empty(1, 1)
         sites = scorer._sites(np.array([self.model_index]), self.epoch)
         scorer._score(out, 0, 0, self.prediction, self.label, sites[0] if sites else None)
         return {k: v[0, 0] for k, v in out.items()}

@@ -14,9 +14,10 @@ def plot_learning_curve(lake, name: str):
     """
     from matplotlib.figure import Figure
 
-    from hrtemlake.nn.registry import _lake, network_info
+    from hrtemlake.lake import as_lake
+    from hrtemlake.nn.registry import network_info
 
-    lake = _lake(lake)
+    lake = as_lake(lake)
     info = network_info(lake, name)
     curve = lake.dataset("networks", network=name, complete_only=True).load()
     epochs = np.arange(1, curve.sizes["training_epoch"] + 1)

@@ -17,6 +17,7 @@ from typing import Any, Optional
 import numpy as np
 
 from hrtemlake.errors import HrtemlakeError
+from hrtemlake.lake import as_lake
 
 __all__ = [
     "NetworkError",
@@ -84,13 +85,6 @@ def model_from_bytes(data: bytes, where: str = "checkpoint"):
             raise NetworkError(f"{where}: cannot load the saved network ({error})") from error
 
 
-def _lake(lake, mode: str = "r"):
-    """A :class:`~hrtemlake.lake.Lake` from a lake or its location."""
-    from hrtemlake.lake import Lake
-
-    return lake if isinstance(lake, Lake) else Lake(lake, mode=mode)
-
-
 def save_checkpoint(lake, name: str, model, epoch: int) -> None:
     """Append the model's state after ``epoch`` training epochs to its checkpoints."""
     writer = lake.writer("checkpoints", attrs={"format": "keras"}, network=name)
@@ -100,7 +94,7 @@ def save_checkpoint(lake, name: str, model, epoch: int) -> None:
 
 def checkpoint_epochs(lake, name: str) -> np.ndarray:
     """Training epochs of the stored checkpoints of network ``name`` (complete ones)."""
-    lake = _lake(lake)
+    lake = as_lake(lake)
     if not lake.exists("checkpoints", network=name):
         return np.zeros(0, dtype=np.int64)
     group = lake.group("checkpoints", network=name)
@@ -111,7 +105,7 @@ def checkpoint_epochs(lake, name: str) -> np.ndarray:
 def load_network(lake, name: str, epoch: Optional[int] = None):
     """The Keras model of network ``name`` after ``epoch`` training epochs (default: the
     latest checkpoint), compiled with its optimizer state. ``lake``: a Lake or its location."""
-    lake = _lake(lake)
+    lake = as_lake(lake)
     epochs = checkpoint_epochs(lake, name)
     if not len(epochs):
         raise NetworkError(f"{lake.location}: no network '{name}' (see `hrtemlake networks ls`)")
@@ -135,7 +129,7 @@ def _checkpoint_index(epochs: np.ndarray, epoch: int, name: str) -> int:
 
 def network_info(lake, name: str) -> NetworkInfo:
     """Registry entry of network ``name`` (``lake``: a Lake or its location)."""
-    lake = _lake(lake)
+    lake = as_lake(lake)
     if not lake.exists("networks", network=name):
         raise NetworkError(f"{lake.location}: no network '{name}' (see `hrtemlake networks ls`)")
     group = lake.group("networks", network=name)
@@ -154,6 +148,6 @@ def network_info(lake, name: str) -> NetworkInfo:
 
 def list_networks(lake) -> list[NetworkInfo]:
     """Every network in the lake, by name (``lake``: a Lake or its location)."""
-    lake = _lake(lake)
+    lake = as_lake(lake)
     return [network_info(lake, n["network"]) for n in sorted(
         lake.names("networks"), key=lambda n: n["network"])]  # fmt: skip

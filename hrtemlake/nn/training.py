@@ -29,6 +29,7 @@ import keras
 import numpy as np
 
 from hrtemlake.errors import HrtemlakeError
+from hrtemlake.lake import as_lake
 from hrtemlake.nn.architectures import build_network, network_config, trainable_parameters
 from hrtemlake.nn.augment import Augmentation
 from hrtemlake.nn.data import ImageSet, LakeBatches, SynthesisBatches, open_image_set
@@ -170,7 +171,7 @@ def train_network(
     progress : callable, optional
         Called with each epoch's learning-curve row.
     """
-    lake = _open(lake)
+    lake = as_lake(lake, "a")
     options = options or TrainingOptions()
     if restart is not None:
         options = _stored_options(lake, name, options.workers)
@@ -199,12 +200,6 @@ def train_network(
         if progress is not None:
             progress({"epochs": epochs, **row})
     return TrainingResult(name, model, curve)
-
-
-def _open(lake):
-    from hrtemlake.lake import Lake
-
-    return lake if isinstance(lake, Lake) else Lake(lake, mode="a")
 
 
 def _with_target_scale(lake, train: str, options: TrainingOptions) -> TrainingOptions:

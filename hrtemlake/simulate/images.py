@@ -70,6 +70,7 @@ __all__ = [
     "image_writer",
     "load_sites",
     "missing_image_blocks",
+    "store_image_set",
     "synthesize_images",
 ]
 
@@ -365,6 +366,41 @@ def image_writer(lake, dataset: str, imageset: str, params: ImageParameters, epo
         seed=params.seed,
         attrs={"parameter_file": params.to_dict(), "label": params.label, "channel_names": names},
     )  # fmt: skip
+
+
+def store_image_set(
+    lake, dataset: str, imageset: str, params: ImageParameters, channel_names: Sequence[str],
+    values: Mapping[str, Any], parameters: Optional[Mapping[str, Any]] = None,
+) -> str:  # fmt: skip
+    """Store images made outside the exit-wave pipeline (a simulated series, synthetic data)
+    as ``simulations/<dataset>/images/<imageset>`` in one write, so networks train on them.
+
+    ``values`` holds ``image`` (model, epoch, focus, y, x) and ``label`` (model, epoch,
+    channel, y, x) or ``targets`` (model, epoch, target), plus any drawn parameters known;
+    the drawn parameters not given are stored as 0. ``parameters`` (default: the parameter
+    file and the number of epochs) is the set's identity. A complete set is left as it is.
+    Returns ``DATASET/IMAGESET``.
+    """
+    from hrtemlake.lake.schema import WRITE_SESSION, get_schema
+
+    n, epochs, focus, ny, nx = np.shape(values["image"])
+    regression = "targets" in values
+    writer = lake.writer(
+        "images", dataset=dataset, imageset=imageset, n_items=n,
+        sizes={"epoch": epochs, "focus": focus, "y": ny, "x": nx,
+               "channel": 0 if regression else len(channel_names),
+               "target": len(channel_names) if regression else 0},
+        parameters=parameters or {"parameter_file": params.to_dict(), "epochs": epochs},
+        attrs={"parameter_file": params.to_dict(), "label": params.label,
+               "channel_names": list(channel_names)},
+    )  # fmt: skip
+    if not writer.completed().all():
+        values = dict(values)
+        for var in get_schema().group("images").item_variables():
+            if var.name not in values and var.name != WRITE_SESSION and not var.optional:
+                values[var.name] = np.zeros((n, epochs, focus)[: len(var.dims)])
+        writer.write(0, values)
+    return f"{dataset}/{imageset}"
 
 
 def missing_image_blocks(writer, dataset: str, per_block: int = 1) -> list[range]:

@@ -71,7 +71,7 @@ from typing import Any
 import numpy as np
 
 from hrtemlake.errors import LakeError, ParameterError
-from hrtemlake.lake import Lake
+from hrtemlake.lake import Lake, as_lake
 from hrtemlake.lake.schema import WRITE_SESSION
 
 __all__ = [
@@ -388,7 +388,7 @@ class TimeSeriesTruth:
         The masks are rendered again from the table stored in the frames' metadata;
         ``clean`` is None.
         """
-        lake = lake if isinstance(lake, Lake) else Lake(lake, mode="r")
+        lake = as_lake(lake, "r")
         if not lake.exists("frames", series=series):
             raise LakeError(f"{lake.location}: no series '{series}'")
         group = lake.group("frames", series=series)
@@ -930,29 +930,17 @@ def series_image_set(lake, series: str, truth: TimeSeriesTruth, dataset: str,
     Networks that segment particles in a series can then train on series simulated the
     same way (:func:`hrtemlake.nn.train_network`). Returns ``DATASET/IMAGESET``.
     """
-    from hrtemlake.lake import Lake
-    from hrtemlake.lake.schema import WRITE_SESSION, get_schema
+    from hrtemlake.simulate.images import store_image_set
     from hrtemlake.simulate.params import ImageParameters
 
-    lake = lake if isinstance(lake, Lake) else Lake(lake, mode="a")
+    lake = as_lake(lake, "a")
     frames = lake.group("frames", series=series)["frame"][...]
     n, ny, nx = frames.shape
     s = float(truth.pixel_size)
     params = ImageParameters(label="Mask", image_epochs=1, image_size=(nx, ny), sampling=(s, s),
                              normalizedistance=normalizedistance, debug=None)  # fmt: skip
-    writer = lake.writer(
-        "images", dataset=dataset, imageset=imageset, n_items=n,
-        sizes={"epoch": 1, "focus": 1, "y": ny, "x": nx, "channel": 1, "target": 0},
-        parameters={"parameter_file": params.to_dict(), "series": series},
-        attrs={"parameter_file": params.to_dict(), "label": "Mask", "channel_names": ["mask"]},
-    )  # fmt: skip
-    if writer.completed().all():
-        return f"{dataset}/{imageset}"
     values = {"image": frames[:, None, None], "label": (truth.masks > 0)[:, None, None],
               "sampling": np.full((n, 1), s), "dose": np.asarray(truth.dose, float)[:, None],
               "defocus": np.asarray(truth.defocus, float).reshape(n, 1, 1)}  # fmt: skip
-    for var in get_schema().group("images").item_variables():
-        if var.name not in values and var.name != WRITE_SESSION and not var.optional:
-            values[var.name] = np.zeros((n, 1, 1)[: len(var.dims)])
-    writer.write(0, values)
-    return f"{dataset}/{imageset}"
+    return store_image_set(lake, dataset, imageset, params, ["mask"], values,
+                           parameters={"parameter_file": params.to_dict(), "series": series})
