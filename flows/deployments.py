@@ -21,6 +21,7 @@ def deployments(
     watch: str | None = None,
     series: str = "live",
     interval: float = 60.0,
+    pixel_size: float | None = None,
 ):
     """Build the deployments.
 
@@ -34,6 +35,8 @@ def deployments(
         Series name of the watched folder.
     interval
         Seconds between scheduled ingests.
+    pixel_size
+        Pixel size (Å) of watched frames whose files carry no calibration (e.g. plain TIFF).
     """
     from hrtemlake.flows.analysis import analysis_flow
     from hrtemlake.flows.images import simulate_images
@@ -87,7 +90,8 @@ def deployments(
         found.append(
             ingest_flow.to_deployment(
                 name=f"watch-{series}",
-                parameters={"paths": [os.path.abspath(watch)], "series": series, "lake": lake},
+                parameters={"paths": [os.path.abspath(watch)], "series": series, "lake": lake,
+                            "pixel_size": pixel_size},
                 interval=timedelta(seconds=interval), concurrency_limit=1, tags=["ingest", "scheduled"],
                 description=f"Every {interval:g} s: append new frames of {watch} to experiments/{series}.",
             )  # fmt: skip

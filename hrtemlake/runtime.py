@@ -92,9 +92,9 @@ def prefect_server(port: int | None = None, scheduler_seconds: float = 10.0, sta
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    env = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false",
            "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": str(scheduler_seconds),
-           "PREFECT_UI_ENABLED": "false"}  # fmt: skip
+           "PREFECT_UI_ENABLED": "false", **os.environ}  # fmt: skip
     server = subprocess.Popen(
         [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -24,6 +24,9 @@ def serve(
     watch: Annotated[Optional[Path], typer.Option(help="Acquisition folder to ingest on a schedule.")] = None,
     series: Annotated[str, typer.Option(help="Series name of the watched folder.")] = "live",
     interval: Annotated[float, typer.Option(help="Seconds between scheduled ingests.")] = 60.0,
+    pixel_size: Annotated[
+        Optional[float], typer.Option(help="Pixel size (Å) of watched frames without calibration.")
+    ] = None,
     lake: LakeOption = None,
 ) -> None:
     """Serve every flow's deployment from this process (Ctrl-C stops).
@@ -39,7 +42,7 @@ def serve(
 
     with prefect_server() as api:
         typer.echo(f"Prefect API: {api}")
-        prefect_serve(*deployments(lake, str(watch) if watch else None, series, interval))
+        prefect_serve(*deployments(lake, str(watch) if watch else None, series, interval, pixel_size))
 
 
 def register(app: typer.Typer) -> None:
