@@ -22,6 +22,7 @@ def deployments(
     series: str = "live",
     interval: float = 60.0,
     pixel_size: float | None = None,
+    analyze: list[str] | None = None,
 ):
     """Build the deployments.
 
@@ -37,6 +38,9 @@ def deployments(
         Seconds between scheduled ingests.
     pixel_size
         Pixel size (Å) of watched frames whose files carry no calibration (e.g. plain TIFF).
+    analyze
+        Networks to analyse the watched series' new frames with, on the same schedule
+        (analysis run ``SERIES-auto``; each run segments only the frames not yet analysed).
     """
     from hrtemlake.flows.analysis import analysis_flow
     from hrtemlake.flows.images import simulate_images
@@ -94,6 +98,16 @@ def deployments(
                             "pixel_size": pixel_size},
                 interval=timedelta(seconds=interval), concurrency_limit=1, tags=["ingest", "scheduled"],
                 description=f"Every {interval:g} s: append new frames of {watch} to experiments/{series}.",
+            )  # fmt: skip
+        )
+    if watch and analyze:
+        found.append(
+            analysis_flow.to_deployment(
+                name=f"analyze-{series}",
+                parameters={"series": series, "networks": list(analyze), "run": f"{series}-auto",
+                            "lake": lake},
+                interval=timedelta(seconds=interval), concurrency_limit=1, tags=["analysis", "scheduled"],
+                description=f"Every {interval:g} s: analyse the new frames of experiments/{series}.",
             )  # fmt: skip
         )
     return found

@@ -13,9 +13,10 @@ def test_deployments_declare_every_flow_with_the_lake(tmp_path):
     from hrtemlake.flows.deployments import deployments
 
     lake = str(tmp_path / "lake.zarr")
-    found = {d.name: d for d in deployments(lake=lake, watch=str(tmp_path / "acq"), series="live", interval=30)}
+    found = {d.name: d for d in deployments(lake=lake, watch=str(tmp_path / "acq"), series="live",
+                                            interval=30, analyze=["net"])}  # fmt: skip
     assert {"simulate-dataset", "simulate-images", "md-run", "train-network", "evaluate-network",
-            "analyze-series", "ingest-series", "watch-live"} <= set(found)
+            "analyze-series", "ingest-series", "watch-live", "analyze-live"} <= set(found)
     for deployment in found.values():
         assert deployment.parameters["lake"] == lake
         assert deployment.concurrency_limit == 1
@@ -25,6 +26,9 @@ def test_deployments_declare_every_flow_with_the_lake(tmp_path):
     [schedule] = watch.schedules
     assert schedule.schedule.interval == timedelta(seconds=30)
     assert not found["ingest-series"].schedules
+    analysis = found["analyze-live"]
+    assert analysis.parameters["networks"] == ["net"] and analysis.parameters["series"] == "live"
+    assert analysis.schedules[0].schedule.interval == timedelta(seconds=30)
 
 
 def test_parameter_schema_comes_from_type_hints(tmp_path):

@@ -30,6 +30,7 @@ import functools
 from dataclasses import asdict, dataclass
 from typing import Any, Optional, Sequence
 
+import dask.array as da
 import numpy as np
 import xarray as xr
 
@@ -124,8 +125,12 @@ def start_segmentation(lake, run: str, series: str, networks: Sequence[str],
             )
         if tuple(info.channel_names) != tuple(infos[0].channel_names):
             raise AnalysisError(f"networks {list(networks)} have different output channels")
-    frames = lake.group("frames", series=series)["frame"]
-    n, ny, nx = frames.shape
+    group = lake.group("frames", series=series)
+    _, ny, nx = group["frame"].shape
+    # frames an ingest is still appending (a scheduled one may run alongside) wait for the
+    # next analysis: only the leading complete frames are taken
+    complete = np.asarray(group["write_session"][:]) > 0
+    n = int(np.argmin(complete)) if not complete.all() else complete.size
     return lake.writer(
         "segmentation", run=run, n_items=n,
         sizes={"channel": len(infos[0].channel_names), "y": ny, "x": nx},
@@ -215,7 +220,8 @@ def segment_block(writer, run: str, block: range,
 def _check_frames_match(lake, series: str, shape: tuple, run: str) -> None:
     series_pixel_size(lake, series)
     frames = lake.group("frames", series=series)["frame"].shape
-    if tuple(frames) != tuple(shape):
+    # a series may have grown since the run: its leading frames are the run's
+    if tuple(frames[1:]) != tuple(shape[1:]) or frames[0] < shape[0]:
         raise AnalysisError(f"run '{run}' has {shape[0]} frames of {shape[1]}×{shape[2]}; series "
                             f"'{series}' has {frames[0]} of {frames[1]}×{frames[2]}")  # fmt: skip
 
@@ -336,15 +342,17 @@ def track_run(lake, run: str, min_overlap: float = 0.5) -> xr.Dataset:
     n, ny, nx = instances["instance"].shape
     writer = lake.writer("track_labels", run=run, parameters={"min_overlap": min_overlap},
                          sizes={"y": ny, "x": nx}, attrs={"min_overlap": min_overlap})  # fmt: skip
-    if writer.n_items != n:
-        writer.truncate(0)
-        source = (instances["instance"][t] for t in range(n))
-        for tracked in iter_tracked(source, min_overlap):
-            writer.append({"track": tracked[None]})
+    done, next_id = _tracked_so_far(lake, run, writer.n_items, n)
+    if done < writer.n_items:
+        writer.truncate(done)
+    previous = lake.group("track_labels", run=run)["track"][done - 1] if done else None
+    source = (instances["instance"][t] for t in range(done, n))
+    for tracked in iter_tracked(source, min_overlap, previous=previous, next_id=next_id):
+        writer.append({"track": tracked[None]})
     labels = lake.group("track_labels", run=run)["track"]
     seg = lake.group("segmentation", run=run)
     series = seg.attrs.get("series")
-    frames = lake.group("frames", series=series)["frame"] if series else None
+    frames = da.from_zarr(lake.group("frames", series=series)["frame"])[:n] if series else None
     pixel_size = float(instances.attrs["pixel_size"])
     dose = series_dose(lake, series, n)
     props = track_properties(labels, frames, pixel_size=pixel_size)
@@ -352,17 +360,37 @@ def track_run(lake, run: str, min_overlap: float = 0.5) -> xr.Dataset:
     return lake.dataset("tracks", run=run)
 
 
+def _tracked_so_far(lake, run: str, stored: int, n: int) -> tuple[int, int]:
+    """Frames already tracked that a growing series' tracking continues from, and the next
+    free track id; (0, 1) to track from the start (nothing stored, or no tracks record to
+    take the largest id from)."""
+    if not stored or stored > n or not lake.exists("tracks", run=run):
+        return 0, 1
+    tracks = lake.group("tracks", run=run)
+    if tracks["dose"].shape[0] != stored or not (tracks["write_session"][:] > 0).all():
+        return 0, 1
+    ids = tracks["track"][:]
+    return stored, int(ids.max()) + 1 if ids.size else 1
+
+
 def _store_tracks(lake, run: str, props: xr.Dataset, dose: np.ndarray, pixel_size: float) -> None:
+    """(Re)write the run's tracks: a small table, rebuilt whole whenever tracking changed."""
     from hrtemlake.lake.schema import WRITE_SESSION, get_schema
 
     spec = get_schema().group("tracks")
     ids = props["track"].values.astype(np.int64)
+    if lake.exists("tracks", run=run):
+        old = lake.group("tracks", run=run)
+        if old["dose"].shape[0] == len(dose) and np.array_equal(old["track"][:], ids) and (
+            old["write_session"][:] > 0
+        ).all():
+            return
+        lake.remove("tracks", run=run)
     writer = lake.writer(
         "tracks", run=run, n_items=len(ids), sizes={"time": int(props.sizes["time"])},
-        coords={"dose": dose}, parameters={"tracks": len(ids)},
-        attrs={"pixel_size": pixel_size},
+        coords={"dose": dose}, attrs={"pixel_size": pixel_size},
     )  # fmt: skip
-    if len(ids) and not writer.completed().all():
+    if len(ids):
         names = [v.name for v in spec.item_variables() if v.name not in (WRITE_SESSION, "track")]
         values = {name: props[name].transpose("track", "time").values for name in names}
         writer.write(0, {"track": ids, **values})
@@ -386,6 +414,8 @@ def start_fourier(lake, run: str, max_peaks: int = 6, zone_axis_threshold: float
     labels = lake.group("track_labels", run=run)["track"]
     _check_frames_match(lake, series, labels.shape, run)
     n = labels.shape[0]
+    if lake.exists("fourier", run=run):
+        _follow_new_tracks(lake, run, ids)
     return lake.writer(
         "fourier", run=run, n_items=n, sizes={"track": len(ids), "peak": max_peaks},
         coords={"track": ids},
@@ -394,6 +424,19 @@ def start_fourier(lake, run: str, max_peaks: int = 6, zone_axis_threshold: float
         attrs={"pixel_size": float(tracks.attrs["pixel_size"]),
                "zone_axis_threshold": zone_axis_threshold},
     )  # fmt: skip
+
+
+def _follow_new_tracks(lake, run: str, ids: np.ndarray) -> None:
+    """Make room for tracks that appeared in new frames of a growing series: earlier frames
+    keep their statistics (those tracks were absent there).  Any other change of the
+    tracks means they were redone, and so are the statistics."""
+    known = lake.group("fourier", run=run)["track"][:]
+    if np.array_equal(known, ids):
+        return
+    if known.size <= ids.size and np.array_equal(ids[: known.size], known):
+        lake.grow("fourier", "track", ids.size, coords={"track": ids}, run=run)
+    else:
+        lake.remove("fourier", run=run)
 
 
 def fourier_block(writer, run: str, block: range) -> int:

@@ -147,7 +147,11 @@ def match_instances(
 
 
 def iter_tracked(
-    labels: Iterable[Any], min_overlap: float = DEFAULT_MIN_OVERLAP
+    labels: Iterable[Any],
+    min_overlap: float = DEFAULT_MIN_OVERLAP,
+    *,
+    previous: np.ndarray | None = None,
+    next_id: int = 1,
 ) -> Iterator[np.ndarray]:
     """Yield the tracked frame (int32 track ids) for each label frame in turn.
 
@@ -158,10 +162,19 @@ def iter_tracked(
         frames of :func:`hrtemlake.analysis.instances.segment_series`.
     min_overlap
         Least overlap fraction to continue a track (exclusive; module docstring).
+    previous, next_id
+        To continue tracking a series that has grown: the last tracked frame (track ids)
+        before ``labels``, and one more than the largest track id so far.  The result is
+        the same as tracking the whole series again, since each tracked frame is a
+        one-to-one relabelling of its instances.
     """
     _check_min_overlap(min_overlap)
-    next_id = 1
     prev_c = prev_areas = prev_ids = None
+    if previous is not None:
+        prev_c, values, prev_areas = _compact(_as_label_frame(previous, "previous"))
+        prev_ids = np.concatenate([[0], values]).astype(np.int32)
+        if values.size and next_id <= values.max():
+            raise ParameterError(f"next_id {next_id} must exceed the previous frame's ids")
     for t, frame in enumerate(labels):
         cur = _as_label_frame(frame, f"labels[{t}]")
         if prev_c is not None and cur.shape != prev_c.shape:

@@ -27,6 +27,10 @@ def serve(
     pixel_size: Annotated[
         Optional[float], typer.Option(help="Pixel size (Å) of watched frames without calibration.")
     ] = None,
+    analyze: Annotated[
+        Optional[list[str]],
+        typer.Option(help="Network to analyse the watched series' new frames with (repeatable)."),
+    ] = None,
     lake: LakeOption = None,
 ) -> None:
     """Serve every flow's deployment from this process (Ctrl-C stops).
@@ -42,7 +46,8 @@ def serve(
 
     with prefect_server() as api:
         typer.echo(f"Prefect API: {api}")
-        prefect_serve(*deployments(lake, str(watch) if watch else None, series, interval, pixel_size))
+        prefect_serve(*deployments(lake, str(watch) if watch else None, series, interval, pixel_size,
+                                   analyze))
 
 
 def register(app: typer.Typer) -> None:

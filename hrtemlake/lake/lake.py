@@ -180,8 +180,7 @@ class Lake:
         -------
         A writer for the group's layout, picklable for Dask workers.
         """
-        if self.mode != "a":
-            raise LakeError(f"{self.location}: opened read-only; use Lake(..., mode='a')")
+        self._writable()
         spec = get_schema().group(kind)
         path = spec.format_path(**names)
         parameters = _jsonable(dict(parameters or {}))
@@ -197,6 +196,41 @@ class Lake:
         if spec.layout != "dense":
             writer.n_items  # recovers an interrupted append before anyone writes
         return writer
+
+    def remove(self, kind: str, **names: str) -> None:
+        """Delete a group and everything under it, e.g. a derived group to be rebuilt."""
+        self._writable()
+        self.group(kind, **names)
+        del self.root[self.path(kind, **names)]
+
+    def grow(
+        self, kind: str, dim: str, size: int, coords: Mapping[str, Any] | None = None, **names: str
+    ) -> None:
+        """Lengthen dimension ``dim`` (not the item axis) of every variable of a group.
+
+        The new entries hold the variables' fill values (NaN, 0, False) until written;
+        ``coords`` gives the full new values of coordinate variables along ``dim``.
+        """
+        self._writable()
+        spec = get_schema().group(kind)
+        if dim == spec.item:
+            raise LakeError(f"{kind}: '{dim}' is the item axis; reopen the writer with n_items")
+        group = self.group(kind, **names)
+        for var in spec.variables.values():
+            if dim not in var.dims or var.name not in group:
+                continue
+            array = group[var.name]
+            axis = list(var.dims).index(dim)
+            if array.shape[axis] > size:
+                raise LakeError(f"{self.path(kind, **names)}/{var.name}: cannot shrink '{dim}' "
+                                f"from {array.shape[axis]} to {size}")  # fmt: skip
+            array.resize(tuple(size if i == axis else n for i, n in enumerate(array.shape)))
+        for name, values in (coords or {}).items():
+            group[name][...] = np.asarray(values)
+
+    def _writable(self) -> None:
+        if self.mode != "a":
+            raise LakeError(f"{self.location}: opened read-only; use Lake(..., mode='a')")
 
     def _bare_or_group(self, path: str) -> zarr.Group | None:
         """The group at ``path`` if any; an error if it holds arrays of no declared kind."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from hrtemlake.analysis import pipeline as ap
 from hrtemlake.analysis.results import AnalysisRun
@@ -146,3 +147,34 @@ def test_empty_masks_give_no_tracks(lake):
     _run_all(lake, "empty", ap.start_instances(lake, "empty"), ap.instance_block)
     tracks = ap.track_run(lake, "empty")
     assert tracks.sizes["track"] == 0 and tracks.sizes["time"] == 3
+
+
+def _analyse(lake, run, masks):
+    ap.import_masks(lake, run, masks, PIXEL, series="discs")
+    _run_all(lake, run, ap.start_instances(lake, run, 0.5, 0.5), ap.instance_block)
+    ap.track_run(lake, run)
+    _run_all(lake, run, ap.start_fourier(lake, run, max_peaks=3), ap.fourier_block)
+
+
+def test_a_growing_series_is_analysed_incrementally_with_the_same_result(lake):
+    truth = render_labels(scenario(), SCENARIO_SHAPE)
+    frames = particle_frames(truth)
+    write_series(lake, "discs", frames[:5])
+    _analyse(lake, "grow", truth[:5] > 0)
+    assert lake.group("tracks", run="grow")["track"].shape == (6,)  # 7 in all: one appears later
+    more = lake.writer("frames", series="discs")
+    more.append({"frame": frames[5:], "time": np.arange(5, 12, dtype=float),
+                 "source": np.array(["synthetic"] * 7)})  # fmt: skip
+    assert ap.track_run(lake, "grow").sizes == {"track": 6, "time": 5}  # the run's own frames
+    _analyse(lake, "grow", truth > 0)
+    _analyse(lake, "whole", truth > 0)
+
+    sessions = lake.group("instances", run="grow")["write_session"][:]
+    assert list(sessions) == [1] * 5 + [2] * 7  # the first frames were not redone
+    grown, whole = (AnalysisRun(lake, r) for r in ("grow", "whole"))
+    np.testing.assert_array_equal(lake.group("track_labels", run="grow")["track"][...],
+                                  lake.group("track_labels", run="whole")["track"][...])  # fmt: skip
+    xr.testing.assert_equal(grown.tracks.load().drop_attrs(), whole.tracks.load().drop_attrs())
+    for name in ("d_spacing", "angle", "intensity", "ratio", "n_peaks", "on_zone"):
+        np.testing.assert_array_equal(grown.fourier[name].values, whole.fourier[name].values)
+    assert check_lake(lake.location) == []

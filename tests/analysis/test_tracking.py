@@ -347,3 +347,24 @@ def test_summary_known_trajectory():
     assert second.displacement == pytest.approx(4 * 3 * p)
     assert second.path_length == pytest.approx(4 * 3 * p)
     assert first.mean_area == pytest.approx(math.pi * 10**2 * p**2, rel=0.03)
+
+
+@pytest.mark.parametrize("split", [1, 4, 7, 11])
+def test_tracking_continues_a_grown_series_as_if_tracked_whole(split):
+    from hrtemlake.analysis.tracking import iter_tracked
+
+    truth = render_labels(scenario(), SCENARIO_SHAPE)
+    whole = list(iter_tracked(truth))
+    head = whole[:split]
+    next_id = int(max(frame.max() for frame in head)) + 1
+    tail = list(iter_tracked(truth[split:], previous=head[-1], next_id=next_id))
+    np.testing.assert_array_equal(np.stack(head + tail), np.stack(whole))
+
+
+def test_continuing_with_a_used_track_id_is_an_error():
+    from hrtemlake.analysis.tracking import iter_tracked
+
+    truth = render_labels(scenario(), SCENARIO_SHAPE)
+    first = next(iter_tracked(truth))
+    with pytest.raises(ParameterError, match="next_id"):
+        list(iter_tracked(truth[1:], previous=first, next_id=1))

@@ -7,6 +7,7 @@ import pytest
 import xarray as xr
 
 from hrtemlake import open_lake
+from hrtemlake.errors import LakeError
 from hrtemlake.lake import Lake, chunk_blocks
 
 from .helpers import exit_waves, exitwave_writer, frames_writer
@@ -119,3 +120,40 @@ def test_declared_group_created_over_a_bare_parent(lake_path):
     tree = Lake(lake_path).tree()
     assert tree["experiments/s1"].frame.shape == (1, 4, 5)
     assert list(tree["experiments/s1/quarantine"].reason.values) == ["truncated"]
+
+
+def _fourier_writer(lake, n_tracks):
+    return lake.writer("fourier", run="r", n_items=2, sizes={"peak": 2},
+                       coords={"track": np.arange(1, n_tracks + 1)},
+                       attrs={"pixel_size": 0.5, "zone_axis_threshold": 5.0})  # fmt: skip
+
+
+def test_grow_lengthens_a_dimension_with_fill_values_and_keeps_the_data(lake_path):
+    lake = Lake(lake_path, mode="a")
+    writer = _fourier_writer(lake, 2)
+    writer.write(0, {"d_spacing": np.full((2, 2, 2), 2.35), "angle": np.zeros((2, 2, 2)),
+                     "intensity": np.ones((2, 2, 2)), "ratio": np.ones((2, 2)),
+                     "n_peaks": np.full((2, 2), 2, np.int32), "on_zone": np.ones((2, 2), bool)})  # fmt: skip
+    lake.grow("fourier", "track", 3, coords={"track": [1, 2, 7]}, run="r")
+    ds = lake.dataset("fourier", run="r").load()
+    assert ds.sizes == {"time": 2, "track": 3, "peak": 2}
+    assert list(ds.track.values) == [1, 2, 7]
+    np.testing.assert_array_equal(ds.d_spacing.sel(track=2).values, 2.35)
+    assert np.isnan(ds.d_spacing.sel(track=7)).all() and not ds.on_zone.sel(track=7).any()
+    assert (ds.n_peaks.sel(track=7) == 0).all() and (ds.write_session > 0).all()
+    with pytest.raises(LakeError, match="shrink"):
+        lake.grow("fourier", "track", 1, run="r")
+    with pytest.raises(LakeError, match="item axis"):
+        lake.grow("fourier", "time", 5, run="r")
+    with pytest.raises(LakeError, match="read-only"):
+        Lake(lake_path).grow("fourier", "track", 4, run="r")
+
+
+def test_remove_deletes_one_group_only(lake_path):
+    lake = Lake(lake_path, mode="a")
+    _fourier_writer(lake, 2)
+    exitwave_writer(lake)
+    lake.remove("fourier", run="r")
+    assert not lake.exists("fourier", run="r") and lake.exists("exitwaves", dataset="train")
+    with pytest.raises(LakeError, match="no fourier group"):
+        lake.remove("fourier", run="r")
