@@ -65,9 +65,11 @@ def segment_flow(series: str, networks: list[str], run: str, window: int = 256,
 @flow(name="analyze-track", log_prints=True)
 def track_flow(run: str, threshold: float = 0.9, min_separation: float = 1.0,
                min_overlap: float = 0.5, frames_per_task: int = 8,
-               lake: Optional[str] = None) -> int:  # fmt: skip
-    """Instances of the run's segmentation, then their tracks; returns the track count."""
-    writer = ap.start_instances(Lake(lake, mode="a"), run, threshold, min_separation)
+               lake: Optional[str] = None, max_disagreement: Optional[float] = None) -> int:  # fmt: skip
+    """Instances of the run's segmentation (where an ensemble agrees, with
+    ``max_disagreement``), then their tracks; returns the track count."""
+    writer = ap.start_instances(Lake(lake, mode="a"), run, threshold, min_separation,
+                                max_disagreement)  # fmt: skip
     _map(instance_task, writer, run, frames_per_task, "instances")
     tracks = track_task(lake, run, min_overlap)
     get_run_logger().info("run %s: %d tracks", run, tracks)
@@ -87,9 +89,10 @@ def fourier_flow(run: str, max_peaks: int = 6, zone_axis_threshold: float = 5.0,
 
 @flow(name="analyze-columns", log_prints=True)
 def columns_flow(run: str, threshold: float = 0.5, radius: float = 1.0,
-                 frames_per_task: int = 8, lake: Optional[str] = None) -> int:  # fmt: skip
+                 frames_per_task: int = 8, lake: Optional[str] = None,
+                 max_disagreement: Optional[float] = None) -> int:  # fmt: skip
     """Atomic-column counts and events from the run's column-probability maps."""
-    writer = ap.start_columns(Lake(lake, mode="a"), run, threshold, radius)
+    writer = ap.start_columns(Lake(lake, mode="a"), run, threshold, radius, max_disagreement)
     return _map(column_task, writer, run, frames_per_task, "columns")
 
 
@@ -99,16 +102,19 @@ def analysis_flow(
     threshold: float = 0.9, min_separation: float = 1.0, min_overlap: float = 0.5,
     fourier: bool = True, columns: bool = False, report: Optional[str] = None,
     frames_per_task: int = 4, lake: Optional[str] = None,
+    max_disagreement: Optional[float] = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Segment, find instances, track, Fourier statistics (and columns) of ``series``;
     writes the HTML report to ``report`` (default: beside the lake) and a summary artifact."""
     segment_flow(series, networks, run, window, overlap, frames_per_task=frames_per_task,
                  lake=lake)  # fmt: skip
-    tracks = track_flow(run, threshold, min_separation, min_overlap, frames_per_task, lake=lake)
+    tracks = track_flow(run, threshold, min_separation, min_overlap, frames_per_task, lake=lake,
+                        max_disagreement=max_disagreement)  # fmt: skip
     if fourier and tracks:
         fourier_flow(run, frames_per_task=frames_per_task, lake=lake)
     if columns:
-        columns_flow(run, frames_per_task=frames_per_task, lake=lake)
+        columns_flow(run, frames_per_task=frames_per_task, lake=lake,
+                     max_disagreement=max_disagreement)  # fmt: skip
     result = AnalysisRun(Lake(lake), run)
     path = result.write_report(report)
     create_markdown_artifact(key=f"analysis-{run}".lower().replace("_", "-").replace(".", "-"),

@@ -293,8 +293,12 @@ def foreground(probability: np.ndarray, channel_names: Sequence[str]) -> np.ndar
     return np.clip(probability.sum(axis=0), 0, 1)
 
 
-def start_instances(lake, run: str, threshold: float = 0.9, min_separation: float = 1.0):
-    """Create ``analysis/<run>/instances`` from the run's segmentation."""
+def start_instances(lake, run: str, threshold: float = 0.9, min_separation: float = 1.0,
+                    max_disagreement: Optional[float] = None):  # fmt: skip
+    """Create ``analysis/<run>/instances`` from the run's segmentation.
+
+    With ``max_disagreement`` only pixels where the ensemble agrees (standard deviation
+    over its networks at most that) can be foreground."""
     lake = as_lake(lake, "a")
     if not lake.exists("segmentation", run=run):
         raise AnalysisError(f"{lake.location}: run '{run}' has no segmentation; run "
@@ -302,11 +306,35 @@ def start_instances(lake, run: str, threshold: float = 0.9, min_separation: floa
     seg = lake.group("segmentation", run=run)
     n, _, ny, nx = seg["probability"].shape
     pixel_size = float(seg.attrs["pixel_size"])
+    agreement = _agreement_parameter(seg, run, max_disagreement)
     return lake.writer(
         "instances", run=run, n_items=n, sizes={"y": ny, "x": nx},
-        parameters={"threshold": threshold, "min_separation": min_separation},
-        attrs={"threshold": threshold, "min_separation": min_separation, "pixel_size": pixel_size},
+        parameters={"threshold": threshold, "min_separation": min_separation, **agreement},
+        attrs={"threshold": threshold, "min_separation": min_separation, "pixel_size": pixel_size,
+               **agreement},
     )  # fmt: skip
+
+
+def _agreement_parameter(seg, run: str, max_disagreement: Optional[float]) -> dict[str, float]:
+    """The stage parameter of the ensemble-agreement mask (none when not asked for)."""
+    if max_disagreement is None:
+        return {}
+    if len(seg.attrs.get("networks", [])) < 2 or "disagreement" not in seg:
+        raise AnalysisError(f"run '{run}' was segmented by one network; the agreement mask "
+                            "(--max-disagreement) needs an ensemble of several")  # fmt: skip
+    if not max_disagreement >= 0:
+        raise AnalysisError(f"--max-disagreement must be >= 0, got {max_disagreement}")
+    return {"max_disagreement": float(max_disagreement)}
+
+
+def _agreed_probability(seg, attrs: dict, first: int, stop: int) -> np.ndarray:
+    """Probabilities of frames first:stop, zero where the ensemble disagrees too much."""
+    probability = seg["probability"][first:stop]
+    limit = attrs.get("max_disagreement")
+    if limit is not None:
+        disagrees = seg["disagreement"][first:stop] > limit
+        probability = np.where(disagrees[:, None], 0, probability)
+    return probability
 
 
 def instance_block(writer, run: str, block: range) -> int:
@@ -317,7 +345,7 @@ def instance_block(writer, run: str, block: range) -> int:
     attrs = dict(writer.group.attrs)
     seg = lake.group("segmentation", run=run)
     names = seg.attrs["channel_names"]
-    probability = seg["probability"][block.start : block.stop]
+    probability = _agreed_probability(seg, attrs, block.start, block.stop)
     labels = np.stack([
         segment_instances(foreground(p, names), attrs["threshold"],
                           min_separation=attrs["min_separation"], pixel_size=attrs["pixel_size"])
@@ -464,15 +492,18 @@ def fourier_block(writer, run: str, block: range) -> int:
 # -- atomic columns ----------------------------------------------------------------------
 
 
-def start_columns(lake, run: str, threshold: float = 0.5, radius: float = 1.0):
-    """Create ``analysis/<run>/columns`` from the run's column-probability maps."""
+def start_columns(lake, run: str, threshold: float = 0.5, radius: float = 1.0,
+                  max_disagreement: Optional[float] = None):  # fmt: skip
+    """Create ``analysis/<run>/columns`` from the run's column-probability maps
+    (``max_disagreement``: as in :func:`start_instances`)."""
     lake = as_lake(lake, "a")
     seg = lake.group("segmentation", run=run)
     names = [n for n in seg.attrs["channel_names"] if n != "background"]
+    agreement = _agreement_parameter(seg, run, max_disagreement)
     return lake.writer(
         "columns", run=run, n_items=seg["probability"].shape[0], sizes={"channel": len(names)},
-        parameters={"threshold": threshold, "radius": radius},
-        attrs={"threshold": threshold, "radius": radius, "channel_names": names},
+        parameters={"threshold": threshold, "radius": radius, **agreement},
+        attrs={"threshold": threshold, "radius": radius, "channel_names": names, **agreement},
     )  # fmt: skip
 
 
@@ -486,7 +517,7 @@ def column_block(writer, run: str, block: range) -> int:
     pixel_size = float(seg.attrs["pixel_size"])
     channels = [seg.attrs["channel_names"].index(n) for n in attrs["channel_names"]]
     first = max(block.start - 1, 0)
-    probability = seg["probability"][first : block.stop]
+    probability = _agreed_probability(seg, attrs, first, block.stop)
     positions = [[column_positions(p[c], attrs["threshold"]) for c in channels] for p in probability]
     shape = (len(block), len(channels))
     values = {"count": np.zeros(shape, np.int64),

@@ -56,6 +56,7 @@ def track_cmd(
     threshold: Annotated[float, typer.Option(help="Probability threshold of a particle.")] = 0.9,
     min_separation: Annotated[float, typer.Option(help="Minimum separation \\[nm]; its square is the minimum area.")] = 1.0,
     min_overlap: Annotated[float, typer.Option(help="Overlap with the previous frame's instance that keeps its id.")] = 0.5,
+    max_disagreement: Annotated[Optional[float], typer.Option(help="Ensembles: ignore pixels where the networks' probabilities differ by more than this (standard deviation).")] = None,
     frames_per_task: FramesOption = 8,
     workers: WorkersOption = None, cluster: ClusterOption = None, lake: LakeOption = None,
 ) -> None:
@@ -77,6 +78,7 @@ def track_cmd(
         tracks = track_flow.with_options(task_runner=_runner(workers, cluster))(
             run=run, threshold=threshold, min_separation=min_separation,
             min_overlap=min_overlap, frames_per_task=frames_per_task, lake=lake,
+            max_disagreement=max_disagreement,
         )  # fmt: skip
     typer.echo(f"analysis/{run}: {tracks} tracks")
 
@@ -108,6 +110,7 @@ def columns_cmd(
     run: RunOption,
     threshold: Annotated[float, typer.Option(help="Probability of a column peak.")] = 0.5,
     radius: Annotated[float, typer.Option(help="Match radius between frames \\[Å].")] = 1.0,
+    max_disagreement: Annotated[Optional[float], typer.Option(help="Ensembles: ignore pixels where the networks' probabilities differ by more than this (standard deviation).")] = None,
     frames_per_task: FramesOption = 8,
     workers: WorkersOption = None, cluster: ClusterOption = None, lake: LakeOption = None,
 ) -> None:
@@ -118,7 +121,7 @@ def columns_cmd(
     with prefect_api():
         done = columns_flow.with_options(task_runner=_runner(workers, cluster))(
             run=run, threshold=threshold, radius=radius, frames_per_task=frames_per_task,
-            lake=lake,
+            lake=lake, max_disagreement=max_disagreement,
         )  # fmt: skip
     typer.echo(f"analysis/{run}/columns: {done} frames")
 
@@ -130,6 +133,7 @@ def run_cmd(
     threshold: Annotated[float, typer.Option(help="Probability threshold of a particle.")] = 0.9,
     min_separation: Annotated[float, typer.Option(help="Minimum separation \\[nm].")] = 1.0,
     columns: Annotated[bool, typer.Option(help="Also count atomic columns (column networks).")] = False,
+    max_disagreement: Annotated[Optional[float], typer.Option(help="Ensembles: ignore pixels where the networks' probabilities differ by more than this (standard deviation).")] = None,
     report: Annotated[Optional[Path], typer.Option(help="HTML report path (default: beside the lake).")] = None,
     frames_per_task: FramesOption = 4,
     workers: WorkersOption = None, cluster: ClusterOption = None, lake: LakeOption = None,
@@ -141,7 +145,7 @@ def run_cmd(
     with prefect_api():
         result = analysis_flow.with_options(task_runner=_runner(workers, cluster))(
             series=series, networks=network, run=run, window=window, threshold=threshold,
-            min_separation=min_separation, columns=columns,
+            min_separation=min_separation, columns=columns, max_disagreement=max_disagreement,
             report=str(report) if report else None, frames_per_task=frames_per_task, lake=lake,
         )  # fmt: skip
     typer.echo(f"analysis/{run}: {result['tracks']} tracks; report {result['report']}")

@@ -178,3 +178,38 @@ def test_a_growing_series_is_analysed_incrementally_with_the_same_result(lake):
     for name in ("d_spacing", "angle", "intensity", "ratio", "n_peaks", "on_zone"):
         np.testing.assert_array_equal(grown.fourier[name].values, whole.fourier[name].values)
     assert check_lake(lake.location) == []
+
+
+def _ensemble_segmentation(lake, truth, disagreement):
+    n, ny, nx = truth.shape
+    writer = lake.writer(
+        "segmentation", run="ens", n_items=n, sizes={"channel": 1, "y": ny, "x": nx},
+        parameters={"series": "discs", "networks": ["a", "b"]},
+        attrs={"series": "discs", "networks": ["a", "b"], "channel_names": ["particle"],
+               "pixel_size": PIXEL},
+    )  # fmt: skip
+    writer.write(0, {"probability": (truth > 0).astype(np.float32)[:, None],
+                     "disagreement": disagreement.astype(np.float32)})  # fmt: skip
+
+
+def test_the_agreement_mask_keeps_only_what_the_ensemble_agrees_on(lake):
+    truth = render_labels(scenario(3), SCENARIO_SHAPE)
+    write_series(lake, "discs", particle_frames(truth))
+    ids = expected_track_ids(truth)
+    disputed = np.isin(truth, [k for k, v in ids.items() if v == 1])  # the first track
+    _ensemble_segmentation(lake, truth, np.where(disputed, 0.4, 0.01))
+    _run_all(lake, "ens", ap.start_instances(lake, "ens", 0.5, 0.5, max_disagreement=0.2),
+             ap.instance_block)  # fmt: skip
+    tracks = ap.track_run(lake, "ens")
+    everything = len(np.unique(truth)) - 1
+    assert tracks.sizes["track"] == everything - 1
+    assert lake.group("instances", run="ens").attrs["max_disagreement"] == 0.2
+    assert check_lake(lake.location) == []
+
+
+def test_the_agreement_mask_needs_an_ensemble(lake):
+    truth = render_labels(scenario(2), SCENARIO_SHAPE)
+    write_series(lake, "discs", particle_frames(truth))
+    ap.import_masks(lake, "one", truth > 0, PIXEL, series="discs")
+    with pytest.raises(ap.AnalysisError, match="ensemble"):
+        ap.start_instances(lake, "one", max_disagreement=0.1)
