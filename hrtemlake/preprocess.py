@@ -49,10 +49,16 @@ def gaussian_blur(stack: np.ndarray, sigma_px: float) -> np.ndarray:
 def _fft_blur(stack: np.ndarray, sigma_px: float) -> np.ndarray:
     ny, nx, _ = stack.shape
     pad = int(np.ceil(4 * sigma_px))
-    padded = np.pad(stack, ((pad, pad), (pad, pad), (0, 0)), mode="symmetric")
-    shape = tuple(sfft.next_fast_len(n, real=True) for n in padded.shape[:2])
-    spectrum = sfft.rfft2(padded, s=shape, axes=(0, 1))
-    spectrum = ndimage.fourier_gaussian(spectrum, (sigma_px, sigma_px, 0), n=shape[1], axis=1)
+    # mirror-pad straight to a fast FFT length (the far side gets the extra), in the
+    # stack's own precision: no second copy for the FFT and no float64 round trip
+    shape = [sfft.next_fast_len(n + 2 * pad, real=True) for n in (ny, nx)]
+    padded = np.pad(stack, ((pad, shape[0] - ny - pad), (pad, shape[1] - nx - pad), (0, 0)),
+                    mode="symmetric")  # fmt: skip
+    spectrum = sfft.rfft2(padded, axes=(0, 1))
+    real = np.float32 if stack.dtype == np.float32 else np.float64
+    ky, kx = sfft.fftfreq(shape[0]), sfft.rfftfreq(shape[1])
+    spectrum *= np.exp(-2 * (np.pi * sigma_px * ky) ** 2).astype(real)[:, None, None]
+    spectrum *= np.exp(-2 * (np.pi * sigma_px * kx) ** 2).astype(real)[None, :, None]
     blurred = sfft.irfft2(spectrum, s=shape, axes=(0, 1))
     return blurred[pad : pad + ny, pad : pad + nx].astype(stack.dtype, copy=False)
 
