@@ -196,13 +196,15 @@ def simulate_image_set(lake: Lake, dataset: str, imageset: str, params: ImagePar
 # -- training ----------------------------------------------------------------------------
 
 
-def train_or_resume(lake: Lake, name: str, train: str, validation: str, epochs: int,
-                    options, verbose: bool = True) -> dict[str, Any]:  # fmt: skip
+def train_or_resume(lake: Lake, name: str, train: str, validation: str, epochs: int, options,
+                    verbose: bool = True, metric: str = "F1") -> dict[str, Any]:  # fmt: skip
     """Train network ``name`` up to ``epochs`` epochs, resuming an interrupted run.
 
     A network of that name with a checkpoint at ``epochs`` (or later) is reused as it is;
     one with an earlier checkpoint continues from it (``restart``); a new one is trained
-    from scratch. Returns ``{"epochs_run": ..., "curve": [rows of this call]}``.
+    from scratch. ``metric`` names the training metric in the progress lines (F1 for
+    segmentation, RMSE for image regression). Returns ``{"epochs_run": ...,
+    "curve": [rows of this call]}``.
     """
     from hrtemlake.nn import train_network
     from hrtemlake.nn.registry import checkpoint_epochs
@@ -221,8 +223,8 @@ def train_or_resume(lake: Lake, name: str, train: str, validation: str, epochs: 
     def show(row: dict) -> None:
         if verbose:
             print(f"  epoch {row['epoch']:3d}/{row['epochs']}: loss {row['loss']:.4f} "
-                  f"val_loss {row['val_loss']:.4f}  F1 {row['metric']:.3f} "
-                  f"val_F1 {row['val_metric']:.3f}  ({row['seconds']:.1f} s)", flush=True)  # fmt: skip
+                  f"val_loss {row['val_loss']:.4f}  {metric} {row['metric']:.3f} "
+                  f"val_{metric} {row['val_metric']:.3f}  ({row['seconds']:.1f} s)", flush=True)  # fmt: skip
 
     result = train_network(lake, name, train, validation, epochs, options, restart=restart,
                            progress=show)  # fmt: skip

@@ -10,7 +10,8 @@ counts diffusion events (seed 002, Leth Larsen et al., M&M 2022).
 :func:`column_positions` finds the columns of one map, :func:`column_counts` counts them per
 frame and class, :func:`match_columns` pairs the columns of two frames, and
 :func:`column_events`, :func:`column_event_series` and :func:`column_presence` turn the pairing
-into appeared / disappeared / persisted columns.
+into appeared / disappeared / persisted columns. :func:`column_heights` reads the number of
+atoms of each column from a network's Heights map (seed 000: counting atoms per column).
 
 Decisions
 ---------
@@ -59,6 +60,7 @@ __all__ = [
     "column_counts",
     "column_event_series",
     "column_events",
+    "column_heights",
     "column_positions",
     "column_presence",
     "match_columns",
@@ -412,3 +414,50 @@ def _time_values(time: Any, n: int) -> np.ndarray:
     if values.shape != (n,):
         raise ParameterError(f"time must have one value per frame ({n}), got shape {values.shape}")
     return values
+
+
+def column_heights(height_map: Any, positions: Any, pixel_size: float,
+                   radius: float) -> np.ndarray:  # fmt: skip
+    """Number of atoms of each column: the rounded mean of a Heights map around it.
+
+    Every pixel within ``radius`` (inclusive) of a column counts for the nearest column
+    only, the rule the Heights labels are drawn with, so close columns do not mix.
+
+    Parameters
+    ----------
+    height_map
+        (y, x) predicted column heights [atoms], e.g. a Heights network's output.
+    positions
+        (n, 2) column positions (y, x) [Å], pixel (r, c) being at y = r ``pixel_size``,
+        x = c ``pixel_size``.
+    pixel_size
+        [Å/px].
+    radius
+        Radius of the disc averaged around each column [Å], e.g. half the label's
+        ``spotsize``.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n,) float64 whole numbers of atoms (halves round to even); NaN for a column with
+        no pixel of the map within ``radius``.
+    """
+    heights = _as_map(height_map, "height_map", ndim=2)
+    if not _is_real(pixel_size) or not (math.isfinite(pixel_size) and pixel_size > 0):
+        raise ParameterError(f"pixel_size must be a positive number [Å/px], got {pixel_size!r}")
+    if not _is_real(radius) or not (math.isfinite(radius) and radius >= 0):
+        raise ParameterError(f"radius must be a finite number ≥ 0 [Å], got {radius!r}")
+    centres = _as_positions(positions, "positions") / pixel_size
+    out = np.full(len(centres), np.nan)
+    if len(centres) == 0:
+        return out
+    pixels = np.indices(heights.shape).reshape(2, -1).T
+    reach = radius / pixel_size * (1 + 1e-9) + 1e-9  # the query's bound is exclusive
+    distance, column = cKDTree(centres).query(pixels, distance_upper_bound=reach)
+    near = np.isfinite(distance)
+    column, values = column[near], heights.ravel()[near]
+    area = np.bincount(column, minlength=len(centres))
+    total = np.bincount(column, weights=values, minlength=len(centres))
+    found = area > 0
+    out[found] = np.rint(total[found] / area[found])
+    return out

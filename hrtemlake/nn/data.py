@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 #: Label kinds whose label is an image (the pixel networks predict images).
-PIXEL_LABELS = ("Mask", "Disk", "Gaussian", "Exitwave", "Denoise")
+PIXEL_LABELS = ("Mask", "Disk", "Gaussian", "Exitwave", "Denoise", "Heights")
 #: Label kinds a network can train on: images, or per-image microscope parameters.
 TRAINABLE_LABELS = PIXEL_LABELS + ("Regression",)
 
@@ -281,12 +281,15 @@ class SynthesisBatches(_Batches):
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         from hrtemlake.lake import Lake
         from hrtemlake.simulate.images import load_sites, synthesize_images
-        from hrtemlake.simulate.params import SITE_LABELS
+        from hrtemlake.simulate.params import COLUMN_LABELS, LABELS_FROM_SITES
 
         lake, models = Lake(self.location), np.sort(self._items(index))
         group = lake.group("exitwaves", dataset=self.dataset)
         sampling, energy = float(group["sampling"][()]), float(group["energy"][()])
-        sites = load_sites(lake, self.dataset, models) if self.params.label in SITE_LABELS else None
+        sites = None
+        if self.params.label in LABELS_FROM_SITES:
+            sites = load_sites(lake, self.dataset, models,
+                               counts=self.params.label in COLUMN_LABELS)  # fmt: skip
         names = lake.group("sites", dataset=self.dataset).attrs["class_names"] if sites else None
         rng = self._rng(index)
         xs, ys = [], []

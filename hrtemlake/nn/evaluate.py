@@ -7,7 +7,11 @@
   Disk and Gaussian labels, the atomic F1 of Paper III: peaks of each class channel matched
   one-to-one to that class' sites within ``radius`` (1 Å: Paper III's 10 pixels at
   0.1 Å/pixel);
-* image labels (Exitwave, Denoise): the RMSE in the label's units.
+* image labels (Exitwave, Denoise, Heights): the RMSE in the label's units;
+* Heights labels also: the fraction of the columns whose height (number of atoms) is
+  predicted exactly and the mean absolute error of the heights [atoms]
+  (:func:`~hrtemlake.nn.metrics.column_height_scores`), the columns being the stored
+  sites less the support's (or, without stored sites, the label's spots).
 
 :class:`SimulatedImage` is the thesis' ``Simulated_Data`` object for a notebook: one
 stored image with its label, the network's prediction, the scores and a plot.
@@ -24,15 +28,17 @@ import numpy as np
 from hrtemlake.nn import metrics
 from hrtemlake.nn.data import ImageSet, open_image_set, standardise_images
 from hrtemlake.nn.registry import load_network, network_info
-from hrtemlake.simulate.params import SITE_LABELS
+from hrtemlake.simulate.params import COLUMN_LABELS, SITE_LABELS
 
-__all__ = ["SimulatedImage", "evaluate_network", "predict_images", "site_pixels", "size_multiple",
-           "summarise_scores"]
+__all__ = ["SimulatedImage", "evaluate_network", "particle_site_pixels", "predict_images",
+           "site_pixels", "size_multiple", "summarise_scores"]
 
 #: Default match radius of the atomic F1 [Å] (Paper III: 10 pixels at 0.1 Å/pixel).
 ATOMIC_RADIUS = 1.0
 _SCORES = ("pixel_f1", "pixel_precision", "pixel_recall", "atomic_f1", "atomic_precision",
            "atomic_recall")  # fmt: skip
+#: Per-image scores of Heights labels: exact-count fraction and mean absolute error [atoms].
+_HEIGHT_SCORES = ("height_exact_fraction", "height_mae")
 
 
 def size_multiple(model) -> int:
@@ -73,6 +79,17 @@ def site_pixels(lake, images: ImageSet, models: np.ndarray, epoch: int) -> list[
         rows, cols = geometry.pixels(positions)
         out.append((np.stack([rows, cols], axis=1), classes, float(s)))
     return out
+
+
+def particle_site_pixels(lake, images: ImageSet, models: np.ndarray, epoch: int) -> list[tuple]:
+    """As :func:`site_pixels`, without the support's columns: the columns a Heights label
+    gives a height to."""
+    from hrtemlake.simulate.labels import SUPPORT_CLASS
+
+    names = list(lake.group("sites", dataset=images.dataset).attrs["class_names"])
+    support = names.index(SUPPORT_CLASS) if SUPPORT_CLASS in names else -1
+    return [(positions[classes != support], classes[classes != support], sampling)
+            for positions, classes, sampling in site_pixels(lake, images, models, epoch)]
 
 
 def evaluate_network(
@@ -123,11 +140,17 @@ def evaluate_network(
         block = np.arange(start, min(start + chunk, images.n_models))
         if writer.completed()[block].all():
             continue
-        writer.write(start, scorer.block(model, block, batch_size))
+        writer.write(start, _declared(writer, scorer.block(model, block, batch_size)))
         if progress is not None:
             progress(int(block[-1]) + 1, images.n_models)
     return lake.dataset("evaluations", network=network, dataset=images.dataset,
                         imageset=images.imageset)  # fmt: skip
+
+
+def _declared(writer, scores: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The scores the catalog's ``evaluations`` group declares: a score gets stored once
+    the catalog has a variable for it (the column-height scores are computed either way)."""
+    return {name: values for name, values in scores.items() if name in writer.spec.variables}
 
 
 def _drop_stale(lake, parameters: dict, **names: str) -> None:
@@ -170,7 +193,8 @@ class _Scorer:
         """NaN scores of ``models`` × ``epochs`` images (NaN: the score does not apply)."""
         shape = (models, epochs, len(self.info.channel_names))
         out = {k: np.full(shape, np.nan, np.float32) for k in _SCORES}
-        out["rmse"] = np.full(shape[:2], np.nan, np.float32)
+        for name in ("rmse", *_HEIGHT_SCORES):
+            out[name] = np.full(shape[:2], np.nan, np.float32)
         return out
 
     def block(self, model, models: np.ndarray, batch_size: int) -> dict[str, np.ndarray]:
@@ -199,13 +223,27 @@ class _Scorer:
         return np.sqrt(np.mean((predicted - truth) ** 2, axis=-1))
 
     def _sites(self, models: np.ndarray, epoch: int):
-        if self.images.label not in ("Disk", "Gaussian"):
-            return None
-        return site_pixels(self.lake, self.images, models, epoch)
+        if self.images.label in ("Disk", "Gaussian"):
+            return site_pixels(self.lake, self.images, models, epoch)
+        if self.images.label in COLUMN_LABELS and self._has_sites():
+            return particle_site_pixels(self.lake, self.images, models, epoch)
+        return None
+
+    def _has_sites(self) -> bool:
+        """Stored sites and exit waves (their grid places the sites on the images); image
+        sets stored without them are scored on the label's own spots."""
+        dataset = self.images.dataset
+        return self.lake.exists("sites", dataset=dataset) and self.lake.exists(
+            "exitwaves", dataset=dataset)  # fmt: skip
 
     def _score(self, out, i, e, prediction, label, sites) -> None:
         if not self.segmentation:
             out["rmse"][i, e] = metrics.rmse(prediction, label)
+            if self.images.label in COLUMN_LABELS:
+                heights = metrics.column_height_scores(
+                    prediction, label, None if sites is None else sites[0])  # fmt: skip
+                out["height_exact_fraction"][i, e] = heights["exact_fraction"]
+                out["height_mae"][i, e] = heights["mean_abs_error"]
             return
         pixel = metrics.pixel_scores(prediction, label, self.threshold, argmax=self.softmax)
         for key in ("f1", "precision", "recall"):
@@ -291,7 +329,9 @@ def summarise_scores(scores) -> dict[str, float]:
     """Median of every score over images (and the non-background channels)."""
     out = {}
     names = list(scores.attrs.get("channel_names", []))
-    for name in (*_SCORES, "rmse"):
+    for name in (*_SCORES, "rmse", *_HEIGHT_SCORES):
+        if name not in scores:  # a score the catalog does not (yet) store
+            continue
         values = scores[name].values
         if values.ndim == 3 and names and names[-1] == "background":
             values = values[..., :-1]

@@ -6,11 +6,14 @@ label                      activation  loss                      metric
 Mask/Disk/Gaussian         sigmoid     binary cross-entropy      pixel F1
 ... with ``null_class``    softmax     categorical cross-entr.   pixel F1 (argmax)
 Exitwave, Denoise          linear      mean squared error        RMSE
+Heights                    linear      mean squared error        RMSE
 =========================  ==========  ========================  ==================
 
 With a null (background) class the channels of every pixel sum to one, so softmax fits;
 without one a pixel may belong to no channel (sigmoid per channel). Disk labels of several
 classes never overlap, so either works; the parameter file decides, as in the thesis.
+Heights labels are atom counts (0 off the columns), so they are regressed pixel by pixel,
+like exit waves, and rounded only when scored (:func:`~hrtemlake.nn.metrics.column_height_scores`).
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ def objective(label: str, channels: int, null_class: bool) -> Objective:
             "categorical_crossentropy" if softmax else "binary_crossentropy",
             "f1", bool(null_class),
         )  # fmt: skip
+    # Exitwave, Denoise and Heights pixels and Regression targets are real numbers
     return Objective(None, "mean_squared_error", "rmse", False)
 
 

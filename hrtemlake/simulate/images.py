@@ -16,7 +16,7 @@ stored exit waves to train on fresh microscope draws every epoch::
         wave = lake.read("exitwaves", "exit_wave", slice(model, model + 1), dataset="train")[0]
         out = synthesize_images(wave, float(waves.sampling), params, generator,
                                 energy=float(waves.energy), class_names=names,
-                                sites=load_sites(lake, "train", [model])[0])
+                                sites=load_sites(lake, "train", [model], counts=True)[0])
         out["image"], out["label"]                 # (1, focus, y, x), (1, channel, y, x)
 
 The lake layer (:func:`image_writer`, :func:`missing_image_blocks`,
@@ -53,13 +53,15 @@ from hrtemlake.simulate.labels import (
     disk_label,
     exitwave_label,
     gaussian_label,
+    height_label,
     mask_label,
     SUPPORT_CLASS,
     with_background,
 )
 from hrtemlake.simulate.params import (
+    COLUMN_LABELS,
     DRAWN_PARAMETERS,
-    SITE_LABELS,
+    LABELS_FROM_SITES,
     ImageParameters,
     ParameterError,
 )
@@ -74,7 +76,8 @@ __all__ = [
     "synthesize_images",
 ]
 
-SiteArrays = tuple[np.ndarray, np.ndarray]
+#: (positions, classes) or, with the atoms per site, (positions, classes, counts).
+SiteArrays = tuple[np.ndarray, ...]
 
 
 def synthesize_images(
@@ -106,9 +109,10 @@ def synthesize_images(
         ``n_epochs`` independent children (a Generator gives fresh ones on every call).
     energy : float, optional
         Electron energy of the exit wave [eV]; default ``params.energy``.
-    sites : (positions, classes) or Sites, optional
-        Atomic columns: positions (n, 2) as (x, y) in the cell [Å] and class indices
-        (n,); needed by Mask, Disk and Gaussian labels.
+    sites : (positions, classes), (positions, classes, counts) or Sites, optional
+        Atomic columns: positions (n, 2) as (x, y) in the cell [Å], class indices (n,)
+        and, for Heights labels, the number of atoms of each column (n,); needed by
+        Mask, Disk, Gaussian and Heights labels.
     class_names : sequence of str, optional
         Names of the site classes (default ``sites.class_names`` when it has them).
     n_epochs : int, optional
@@ -139,7 +143,7 @@ def synthesize_images(
     wave = _check_wave(exit_wave)
     sampling = _check_sampling(sampling)
     energy = _check_energy(params, energy)
-    positions, classes, class_names = _check_sites(params, sites, class_names)
+    positions, classes, site_counts, class_names = _check_sites(params, sites, class_names)
     generators = _generators(rng, n_epochs)
     if not (isinstance(workers, (int, np.integer)) and workers != 0):
         raise InputError(f"workers must be a non-zero integer (-1: all cores), got {workers!r}")
@@ -166,8 +170,8 @@ def synthesize_images(
         if xp is not np:  # pragma: no cover - GPU only
             images[i] = asnumpy(counts)
         if labels is not None:
-            labels[i] = _label(params, geometries[i], intensity, spectrum, (positions, classes),
-                               class_names, workers)  # fmt: skip
+            labels[i] = _label(params, geometries[i], intensity, spectrum,
+                               (positions, classes, site_counts), class_names, workers)  # fmt: skip
     return _assemble(params, table, geometries, images, labels)
 
 
@@ -214,13 +218,14 @@ def _check_energy(params: ImageParameters, energy: Optional[float]) -> float:
 
 
 def _check_sites(params: ImageParameters, sites: Any, class_names: Optional[Sequence[str]]):
-    """(positions, classes, class_names) checked against the label; None where unused."""
+    """(positions, classes, counts, class_names) checked against the label; None where
+    unused (counts: Heights labels only)."""
     if class_names is None and sites is not None:
         class_names = getattr(sites, "class_names", None)
-    if params.label not in SITE_LABELS:
-        return None, None, class_names
+    if params.label not in LABELS_FROM_SITES:
+        return None, None, None, class_names
     if sites is not None and not isinstance(sites, (tuple, list)):
-        sites = (sites.positions, sites.classes)
+        sites = (sites.positions, sites.classes, sites.counts)
     num = None if class_names is None else len(class_names)
     params.check_dataset(has_sites=sites is not None, num_site_classes=num)
     positions = np.asarray(sites[0], dtype=np.float64)
@@ -228,16 +233,32 @@ def _check_sites(params: ImageParameters, sites: Any, class_names: Optional[Sequ
     if positions.ndim != 2 or positions.shape[1] != 2 or classes.shape != positions.shape[:1]:
         raise InputError(f"sites must be positions (n, 2) [Å] and classes (n,), got shapes "
                          f"{positions.shape} and {classes.shape}")  # fmt: skip
-    if class_names is None:  # Disk, Gaussian: one per channel; Mask: as many as used
+    counts = _site_counts(params, sites, len(positions))
+    if class_names is None:  # Disk, Gaussian: one per channel; Mask, Heights: as many as used
         count = params.num_classes - int(params.null_class)
-        if params.label == "Mask":
+        if params.label in ("Mask", "Heights"):
             count = int(classes.max()) + 1 if classes.size and classes.dtype.kind in "iu" else 1
         class_names = [f"class_{i}" for i in range(count)]
     if classes.size and (classes.dtype.kind not in "iu" or classes.min() < 0
                          or classes.max() >= len(class_names)):  # fmt: skip
         raise InputError(f"site classes must be integers in [0, {len(class_names)}) "
                          f"({', '.join(map(str, class_names))})")  # fmt: skip
-    return positions, classes.astype(np.int64), list(class_names)
+    return positions, classes.astype(np.int64), counts, list(class_names)
+
+
+def _site_counts(params: ImageParameters, sites: Sequence[Any], n: int) -> Optional[np.ndarray]:
+    """Atoms of each of the ``n`` sites, float32, for Heights labels (None otherwise)."""
+    if params.label not in COLUMN_LABELS:
+        return None
+    if len(sites) < 3:
+        raise InputError(f"{params.label} labels need the atoms of each site: give sites as "
+                         "(positions, classes, counts) or a Sites object")  # fmt: skip
+    counts = np.asarray(sites[2])
+    if (counts.shape != (n,) or counts.dtype.kind not in "iuf"
+            or not np.all(np.isfinite(counts)) or (counts.size and counts.min() < 0)):  # fmt: skip
+        raise InputError(f"site counts must be {n} non-negative numbers (atoms per site), "
+                         f"got shape {counts.shape} and dtype {counts.dtype}")  # fmt: skip
+    return counts.astype(np.float32)
 
 
 def _generators(rng: Any, n_epochs: Optional[int]) -> list[np.random.Generator]:
@@ -283,15 +304,22 @@ def _label(params, geometry, intensity, spectrum, sites, class_names, workers):
         return exitwave_label(spectrum, geometry, workers=workers)
     if label == "Denoise":
         return asnumpy(intensity).astype(np.float32, copy=False)
-    positions, classes = sites
+    positions, classes, counts = sites
+    if label == "Heights":
+        particle = _particle_sites(classes, class_names)
+        return height_label(geometry, positions[particle], counts[particle], params.spotsize)
     if label == "Mask":
-        particle = classes != (class_names.index(SUPPORT_CLASS)
-                               if SUPPORT_CLASS in class_names else -1)  # fmt: skip
-        channels = mask_label(geometry, positions[particle])[None]
+        channels = mask_label(geometry, positions[_particle_sites(classes, class_names)])[None]
     else:
         draw_label = disk_label if label == "Disk" else gaussian_label
         channels = draw_label(geometry, positions, classes, len(class_names), params.spotsize)
     return with_background(channels, clip=label == "Gaussian") if params.null_class else channels
+
+
+def _particle_sites(classes: np.ndarray, class_names: Sequence[str]) -> np.ndarray:
+    """Mask of the sites that are not the support's (all when there is no support class)."""
+    support = class_names.index(SUPPORT_CLASS) if SUPPORT_CLASS in class_names else -1
+    return classes != support
 
 
 def _assemble(params, table, geometries, images, labels) -> dict[str, np.ndarray]:
@@ -412,15 +440,19 @@ def missing_image_blocks(writer, dataset: str, per_block: int = 1) -> list[range
     return chunk_blocks(todo, writer.spec.item_chunk, per_block, writer.n_items)
 
 
-def load_sites(lake, dataset: str, indices: Sequence[int]) -> list[SiteArrays]:
-    """Site positions (n, 2) (x, y) [Å] and classes (n,) of models ``indices``."""
+def load_sites(lake, dataset: str, indices: Sequence[int],
+               counts: bool = False) -> list[SiteArrays]:  # fmt: skip
+    """Site positions (n, 2) (x, y) [Å] and classes (n,) of models ``indices``, with
+    ``counts`` also the atoms of each site (n,) (``site_count``, for Heights labels)."""
     group = lake.group("sites", dataset=dataset)
     ends = group["offsets"][:]
+    names = ("site_position", "site_class") + (("site_count",) if counts else ())
+    dtypes = (np.float64, np.int64, np.float32)
     out = []
     for i in indices:
         start, stop = (int(ends[i - 1]) if i else 0), int(ends[i])
-        out.append((group["site_position"][start:stop].astype(np.float64),
-                    group["site_class"][start:stop].astype(np.int64)))  # fmt: skip
+        out.append(tuple(group[name][start:stop].astype(dtype)
+                         for name, dtype in zip(names, dtypes)))  # fmt: skip
     return out
 
 
@@ -436,8 +468,8 @@ def compute_image_block(
     waves = lake.read("exitwaves", "exit_wave", slice(block.start, block.stop), dataset=dataset)
     sites: list = [None] * len(block)
     class_names = _class_names(lake, dataset)
-    if params.label in SITE_LABELS:
-        sites = load_sites(lake, dataset, block)
+    if params.label in LABELS_FROM_SITES:
+        sites = load_sites(lake, dataset, block, counts=params.label in COLUMN_LABELS)
     results = [
         synthesize_images(
             wave, float(group["sampling"][()]), params, epoch_seeds(params.seed, index, epochs),

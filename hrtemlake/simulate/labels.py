@@ -1,4 +1,5 @@
-"""Labels aligned with image epochs (thesis §3.2; Denoise and Regression from seed 004).
+"""Labels aligned with image epochs (thesis §3.2; Denoise and Regression from seed 004;
+Heights from seed 000).
 
 Every label is built on the image's own pixel grid (its realised sampling, crop and
 padding, :class:`~hrtemlake.simulate.epochs.EpochGeometry`), never interpolated from
@@ -19,6 +20,10 @@ Channels, in this order, and their values:
 * **Denoise** - "focus_i": the noise-free intensity of focus image i (same optics, no
   noise, no MTF) relative to vacuum = 1; × dose × pixel area gives the image's expected
   counts.
+* **Heights** - "height": the number of atoms of the column (the site's ``site_count``,
+  its height) at pixels within ``spotsize``/2 [Å] of a site, else 0; support sites, class
+  "support", left out. As for Disk, a pixel within reach of several sites belongs to the
+  nearest, so spots never overlap. No null class.
 
 With ``null_class`` a last channel "background" is added to segmentation labels:
 1 - (sum of the others), exact for Mask and Disk, clipped to [0, 1] for Gaussian.
@@ -47,6 +52,7 @@ __all__ = [
     "disk_label",
     "exitwave_label",
     "gaussian_label",
+    "height_label",
     "mask_label",
     "with_background",
 ]
@@ -55,7 +61,7 @@ __all__ = [
 EXITWAVE_FILTER = 0.15
 #: Name of the null (background) channel.
 BACKGROUND = "background"
-#: Site class excluded from Mask labels (the support of a nanoparticle).
+#: Site class excluded from Mask and Heights labels (the support of a nanoparticle).
 SUPPORT_CLASS = "support"
 _FWHM = 2.0 * np.sqrt(2.0 * np.log(2.0))  # FWHM / σ of a Gaussian
 _GAUSSIAN_REACH = 5.0  # spots are cut at 5σ (exp(-12.5) ≈ 4e-6)
@@ -74,6 +80,8 @@ def channel_names(
         return [str(name) for name in class_names] + background
     if params.label == "Exitwave":
         return ["real", "imaginary"]
+    if params.label == "Heights":
+        return ["height"]
     if params.label == "Denoise":
         return [f"focus_{i}" for i in range(params.num_focal)]
     return list(params.regression_targets)
@@ -148,12 +156,48 @@ def disk_label(
     """
     out = np.zeros((num_classes, geometry.size[0] * geometry.size[1]), dtype=np.float32)
     if len(positions):
-        pixel, d2, site = _neighbourhood(geometry, positions, spotsize / 2)
-        order = np.lexsort((d2, pixel))
-        pixel, site = pixel[order], site[order]
-        nearest = np.unique(pixel, return_index=True)[1]
-        out[np.asarray(classes)[site[nearest]], pixel[nearest]] = 1.0
+        pixel, site = _nearest_site(geometry, positions, spotsize / 2)
+        out[np.asarray(classes)[site], pixel] = 1.0
     return out.reshape((num_classes,) + geometry.size)
+
+
+def height_label(
+    geometry: EpochGeometry, positions: np.ndarray, counts: np.ndarray, spotsize: float
+) -> np.ndarray:
+    """Column heights: each site's number of atoms on its disc of diameter ``spotsize``.
+
+    Parameters
+    ----------
+    geometry : EpochGeometry
+        The image's grid, pixel size, size and offset.
+    positions : array (n, 2)
+        Sites (x, y) [Å]; support sites already left out.
+    counts : array (n,)
+        Atoms in each site's column (the lake's ``site_count``).
+    spotsize : float
+        Disc diameter [Å]; where discs overlap the nearest site wins, as in
+        :func:`disk_label`.
+
+    Returns
+    -------
+    float32 array (1, Ly, Lx)
+        The site's count inside its disc, 0 elsewhere.
+    """
+    out = np.zeros(geometry.size[0] * geometry.size[1], dtype=np.float32)
+    if len(positions):
+        pixel, site = _nearest_site(geometry, positions, spotsize / 2)
+        out[pixel] = np.asarray(counts, dtype=np.float32)[site]
+    return out.reshape((1,) + geometry.size)
+
+
+def _nearest_site(geometry: EpochGeometry, positions: np.ndarray, reach: float):
+    """Pixels within ``reach`` [Å] of a site, each once, with the index of its nearest
+    site: the rule that keeps Disk and Heights spots from overlapping."""
+    pixel, d2, site = _neighbourhood(geometry, positions, reach)
+    order = np.lexsort((d2, pixel))
+    pixel, site = pixel[order], site[order]
+    nearest = np.unique(pixel, return_index=True)[1]
+    return pixel[nearest], site[nearest]
 
 
 def gaussian_label(

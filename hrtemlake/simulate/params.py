@@ -28,7 +28,8 @@ References
 The HR-TEM deep-learning pipeline thesis (project seed 003): ch. 1 (eqs. 1.9-1.28),
 ch. 3.2 (Table 3.2), Appendix A.1 (Listing A.1), and Papers I-III reprinted in its ch. 8
 (Paper I Table 1: exit waves of MoS2; Paper II Tables 1-3: Au/CeO2 masks; Paper III
-Table 1: MoS2 atomic columns). Denoise and Regression targets: project seed 004.
+Table 1: MoS2 atomic columns). Denoise and Regression targets: project seed 004. Heights
+labels (atoms per column, counted from a focal series of Au nanoparticles): seed 000.
 """
 
 from __future__ import annotations
@@ -46,8 +47,10 @@ import yaml
 from hrtemlake.errors import ParameterError as _BaseParameterError
 
 __all__ = [
+    "COLUMN_LABELS",
     "DRAWN_PARAMETERS",
     "LABELS",
+    "LABELS_FROM_SITES",
     "MTF_MODELS",
     "NOISE_MODELS",
     "RANGE_FIELDS",
@@ -58,10 +61,16 @@ __all__ = [
 ]
 
 #: Label types: segmentation (Mask, Disk, Gaussian), exit wave regression (Exitwave),
-#: noise-free image target (Denoise) and microscope-parameter targets (Regression).
-LABELS = ("Mask", "Disk", "Gaussian", "Exitwave", "Denoise", "Regression")
+#: noise-free image target (Denoise), microscope-parameter targets (Regression) and the
+#: number of atoms in each atomic column (Heights, seed 000).
+LABELS = ("Mask", "Disk", "Gaussian", "Exitwave", "Denoise", "Regression", "Heights")
 #: Labels that segment the atomic structure and need the dataset's atomic sites.
 SITE_LABELS = ("Mask", "Disk", "Gaussian")
+#: Labels that give each atomic column a value (its height, i.e. number of atoms): they
+#: need the sites with their atom counts, but are regression targets, not segmentation.
+COLUMN_LABELS = ("Heights",)
+#: Labels built from the dataset's atomic sites.
+LABELS_FROM_SITES = SITE_LABELS + COLUMN_LABELS
 NOISE_MODELS = ("poisson",)
 MTF_MODELS = ("parametric",)
 
@@ -128,7 +137,8 @@ class ImageParameters:
         wave; Denoise: the noise-free image (same optics, no shot/readout noise and no
         MTF; slides of seed 004, "denoising autoencoder"); Regression: the drawn
         microscope parameters named in ``regression_targets`` (e.g. defocus and
-        astigmatism, seed 004).
+        astigmatism, seed 004); Heights: the number of atoms of each atomic column on a
+        disc of width ``spotsize`` around it (column heights, seed 000).
     image_epochs : int
         Images (at different microscope parameters) per exit wave (training data).
     image_size : (int, int)
@@ -140,7 +150,7 @@ class ImageParameters:
     null_class : bool
         Add a background channel (one minus the sum of the others); segmentation only.
     spotsize : float
-        Width of the discs/spots of Disk and Gaussian labels [Å].
+        Width of the discs/spots of Disk, Gaussian and Heights labels [Å].
     sampling : (float, float)
         Pixel size range [Å/pixel].
     multifocus : (int, float, float) or None
@@ -290,11 +300,11 @@ class ImageParameters:
         Raises
         ------
         ParameterError
-            Mask, Disk and Gaussian labels on a dataset without sites; Disk and
+            Mask, Disk, Gaussian and Heights labels on a dataset without sites; Disk and
             Gaussian labels whose ``num_classes`` is not ``num_site_classes`` plus the
             background channel.
         """
-        if self.label in SITE_LABELS and not has_sites:
+        if self.label in LABELS_FROM_SITES and not has_sites:
             raise ParameterError(
                 "label", f"{self.label} labels need atomic sites, the dataset has none"
             )
@@ -328,6 +338,7 @@ def expected_num_classes(
     Exitwave     2 (real and imaginary part); no null class
     Denoise      ``num_focal`` (one noise-free image per input image); no null class
     Regression   ``num_targets`` (one per regression target); no null class
+    Heights      1 (atoms per column); no null class
     ============ ================================================================
 
     Returns -1 for Disk/Gaussian when ``num_site_classes`` is unknown.
@@ -339,6 +350,8 @@ def expected_num_classes(
         return -1 if num_site_classes is None else num_site_classes + background
     if label == "Exitwave":
         return 2
+    if label == "Heights":
+        return 1
     if label == "Denoise":
         return num_focal
     if label == "Regression":

@@ -116,6 +116,10 @@ def preview_figure(
     elif label_kind == "Denoise" and label is not None:
         ax.imshow(label[0], cmap="gray", interpolation="nearest")
         ax.set_title("label: noise-free image", fontsize=9)
+    elif label_kind == "Heights" and label is not None:
+        heights = ax.imshow(label[0], cmap="viridis", interpolation="nearest")
+        figure.colorbar(heights, ax=ax, shrink=0.8, label="atoms per column")
+        ax.set_title("label: column heights", fontsize=9)
     elif label_kind == "Regression":
         ax.imshow(images[0], cmap="gray", interpolation="nearest")
         text = "\n".join(f"{n} = {v:.4g}" for n, v in zip(channel_names, np.ravel(target)))

@@ -185,7 +185,9 @@ def test_expected_num_classes_table():
     assert expected_num_classes("Regression", False, num_targets=4) == 4
     with pytest.raises(ValueError):
         expected_num_classes("Blob", False)
-    assert set(LABELS) == {"Mask", "Disk", "Gaussian", "Exitwave", "Denoise", "Regression"}
+    assert expected_num_classes("Heights", False) == 1
+    assert set(LABELS) == {"Mask", "Disk", "Gaussian", "Exitwave", "Denoise", "Regression",
+                           "Heights"}  # fmt: skip
 
 
 def test_check_dataset():
