@@ -10,14 +10,13 @@ microscope ranges (``hrtemlake/simulate/examples/paper3_mos2_disk.yaml``) as sin
 (same optics, no shot or readout noise, no detector MTF) relative to vacuum = 1.
 
 Trains the convolutional autoencoder of :func:`hrtemlake.nn.heads.build_denoiser`
-(``--arch denoiser``, the default) on the locally standardised noisy images
-(:class:`hrtemlake.nn.LakeBatches`, default augmentation, the library's Denoise objective:
-mean squared error), the truth standardised by its mean and standard deviation over the
-training images (as ``train_network`` does for Regression targets; undone on the output).
-:func:`hrtemlake.nn.train_network` builds only the pixel networks for Denoise labels, so
-the autoencoder is fitted here with ``keras.Model.fit`` on those batches, epoch by epoch as
-``train_network`` does, and kept as a ``.keras`` file next to the lake. ``--arch unet`` /
-``msdnet`` train a pixel network with ``train_network`` instead (truth in its own units).
+(``--arch denoiser``, the default) with :func:`hrtemlake.nn.train_network` on the locally
+standardised noisy images (:class:`hrtemlake.nn.LakeBatches`, default augmentation, the
+library's Denoise objective: mean squared error); ``train_network`` learns the truth
+standardised by its mean and standard deviation over the training labels and stores that
+scale with the network, and :func:`hrtemlake.nn.predict_images` undoes it given the
+network's stored training options. ``--arch unet`` / ``msdnet`` train a pixel network the
+same way. The network is registered in the lake (``networks/NAME``).
 
 On the held-out images, per dose bin (``--dose-bins`` log-spaced bins), prints the mean
 PSNR [dB] and SSIM (:func:`hrtemlake.nn.heads.psnr`, :func:`~hrtemlake.nn.heads.ssim`,
@@ -49,7 +48,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -160,91 +158,32 @@ def load_images(lake, image_set: str, limit: int | None = None) -> dict[str, np.
 # -- networks ---------------------------------------------------------------------------
 
 
-def label_scale(lake, image_set: str, limit: int = SIGMA_IMAGES) -> tuple[float, float]:
-    """Mean and standard deviation of the noise-free truth over (at most ``limit``)
-    training images: the scale the autoencoder learns its output in."""
-    truth = load_images(lake, image_set, limit=limit)["truth"]
-    return float(truth.mean()), float(truth.std())
-
-
-def fit_autoencoder(lake, name: str, train_set: str, val_set: str, args, path: Path,
-                    scale: tuple[float, float]):  # fmt: skip
-    """The autoencoder of :func:`build_denoiser`, fitted on the library's batches and
-    objective as :func:`train_network` fits its networks (which it does not build); loaded
-    from ``path`` when a previous run saved it there. Returns (model, curve rows).
-
-    The truth is learnt standardised, ``(truth - mean) / std`` with ``scale`` = (mean,
-    std) of the training truths, as ``train_network`` standardises Regression targets: in
-    its own units (vacuum = 1, contrast ~0.1) most of the first epochs go into learning the
-    offset 1 and shrinking the output to the small contrast. Undo it on the predictions.
+def train_denoise_network(lake, name: str, train_set: str, val_set: str, args):
+    """The autoencoder (or a U-net / MSD-net) for the Denoise label, with
+    :func:`train_network` (resumed or reused when the lake holds it). Returns the model,
+    the curve rows (RMSE in the truth's units) and the truth scale (mean, std) it learnt in.
     """
-    import keras
+    from hrtemlake.nn import TrainingOptions, load_network, network_info
 
-    from hrtemlake.nn import Augmentation, LakeBatches, TrainingOptions, open_image_set
-    from hrtemlake.nn.heads import build_denoiser
-    from hrtemlake.nn.losses import objective
-
-    if path.exists():
-        print(f"  autoencoder '{name}' already trained: loaded from {path}")
-        return keras.models.load_model(path), []
-    mean, std = scale
-
-    class Standardised(LakeBatches):
-        """The library's batches with the label standardised."""
-
-        def __getitem__(self, index: int):
-            x, y = super().__getitem__(index)
-            return x, (y - mean) / std
-
-    options = TrainingOptions(batch_size=args.batch_size, seed=args.seed, workers=args.workers,
-                              adam={"learning_rate": args.learning_rate})  # fmt: skip
-    train_images, val_images = open_image_set(lake, train_set), open_image_set(lake, val_set)
-    common = {"batch_size": options.batch_size, "workers": options.workers, "seed": options.seed}
-    train = Standardised(train_images, augmentation=Augmentation.from_dict(options.augmentation),
-                         **common)  # fmt: skip
-    val = Standardised(val_images, image_epoch=0, shuffle=False, **common)
-    goal = objective(train_images.label, len(train_images.channel_names), False)
-    keras.utils.set_random_seed(options.seed)
-    model = build_denoiser(train_images.n_focus, filters=args.filters, depth=args.depth,
-                           kernel=args.kernel, seed=options.seed, name=name)  # fmt: skip
-    model.compile(optimizer=options.optimizer(), loss=goal.loss, metrics=[goal.metric()])
-    curve = []
-    for epoch in range(args.epochs):
-        train.set_epoch(epoch)
-        began = time.perf_counter()
-        history = model.fit(train, epochs=epoch + 1, initial_epoch=epoch, validation_data=val,
-                            shuffle=False, verbose=0)  # fmt: skip
-        logs = {k: float(v[-1]) for k, v in history.history.items()}
-        row = {"epoch": epoch + 1, "loss": logs["loss"], "val_loss": logs["val_loss"],
-               "rmse": logs["rmse"] * std, "val_rmse": logs["val_rmse"] * std,
-               "seconds": time.perf_counter() - began}  # fmt: skip
-        curve.append(row)
-        print(f"  epoch {epoch + 1:3d}/{args.epochs}: RMSE {row['rmse']:.4f}, "
-              f"val RMSE {row['val_rmse']:.4f} (truth units)  ({row['seconds']:.1f} s)",
-              flush=True)  # fmt: skip
-    model.save(path)
-    return model, curve
-
-
-def train_pixel_network(lake, name: str, train_set: str, val_set: str, args):
-    """A U-net or MSD-net for the Denoise label, with :func:`train_network`."""
-    from hrtemlake.nn import TrainingOptions, load_network
-
-    unet = args.arch != "msdnet"
+    msd = args.arch == "msdnet"
     options = TrainingOptions(
         arch=args.arch, filters=args.filters, kernel=args.kernel,
-        depth=args.depth if unet else None, layers=None if unet else args.depth,
+        depth=None if msd else args.depth, layers=args.depth if msd else None,
         batch_size=args.batch_size, seed=args.seed, epochsave=args.epochs,
         adam={"learning_rate": args.learning_rate}, workers=args.workers,
     )  # fmt: skip
     trained = train_or_resume(lake, name, train_set, val_set, args.epochs, options, verbose=False)
+    training = network_info(lake, name).training
+    mean = float(np.ravel(training.get("target_mean") or [0.0])[0])
+    std = float(np.ravel(training.get("target_std") or [1.0])[0])
     curve = [{"epoch": r["epoch"], "loss": r["loss"], "val_loss": r["val_loss"],
-              "rmse": r["metric"], "val_rmse": r["val_metric"], "seconds": r["seconds"]}
-             for r in trained["curve"]]  # fmt: skip
+              "rmse": r["metric"] * std, "val_rmse": r["val_metric"] * std,
+              "seconds": r["seconds"]} for r in trained["curve"]]  # fmt: skip
     for row in curve:
         print(f"  epoch {row['epoch']:3d}/{args.epochs}: RMSE {row['rmse']:.4f}, "
-              f"val RMSE {row['val_rmse']:.4f}  ({row['seconds']:.1f} s)")  # fmt: skip
-    return load_network(lake, name), curve
+              f"val RMSE {row['val_rmse']:.4f} (truth units)  ({row['seconds']:.1f} s)",
+              flush=True)  # fmt: skip
+    return load_network(lake, name), curve, (mean, std), training
 
 
 # -- scores -----------------------------------------------------------------------------
@@ -364,14 +303,8 @@ def main(argv=None) -> dict:
             f"-{shape}-b{args.batch_size}"
             f"-lr{args.learning_rate:g}-s{s}-ep{args.epochs}")  # fmt: skip
     with stages.stage(f"training ({args.arch}, {args.epochs} epochs)"):
-        if args.arch == "denoiser":
-            scale = label_scale(lake, train_set)
-            print(f"  truth standardised with mean {scale[0]:.4f}, std {scale[1]:.4f}")
-            model, curve = fit_autoencoder(lake, name, train_set, val_set, args,
-                                           Path(location).parent / f"{name}.keras", scale)  # fmt: skip
-        else:  # train_network: the truth in its own units
-            scale = (0.0, 1.0)
-            model, curve = train_pixel_network(lake, name, train_set, val_set, args)
+        model, curve, scale, training = train_denoise_network(lake, name, train_set, val_set, args)
+        print(f"  truth standardised with mean {scale[0]:.4f}, std {scale[1]:.4f}")
 
     with stages.stage("Gaussian baseline (σ on training images)"):
         reference = load_images(lake, train_set, limit=SIGMA_IMAGES)
@@ -383,8 +316,8 @@ def main(argv=None) -> dict:
     with stages.stage("prediction + scores"):
         data = load_images(lake, test_set)
         index, edges = dose_bins(data["dose"], tuple(args.log_dose), args.dose_bins)
-        output = predict_images(model, data["x"], batch_size=args.batch_size)[..., 0]
-        output = output.astype(np.float64) * scale[1] + scale[0]
+        output = predict_images(model, data["x"], batch_size=args.batch_size,
+                                scale=training)[..., 0].astype(np.float64)  # fmt: skip
         per_bin_filtered = np.empty_like(data["noisy"])
         for b, width in enumerate(sigma_bin):
             if (index == b).any():

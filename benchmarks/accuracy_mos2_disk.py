@@ -17,7 +17,12 @@ pixel F1, and the wall time of every stage. Everything is written into ``--lake`
 network with a checkpoint continues from it.
 
     python benchmarks/accuracy_mos2_disk.py [--lake PATH] [--train-models 200]
-        [--test-models 50] [--epochs 20] [--seed 0] [--quick]
+        [--test-models 50] [--epochs 20] [--seed 0] [--class-weights balanced] [--quick]
+
+``--class-weights``: ``balanced`` (inverse pixel frequency of each label channel on the
+training labels, see :class:`hrtemlake.nn.TrainingOptions`) or one weight per channel
+(``w_Mo,w_2S,w_1S,w_background``), passed to ``TrainingOptions.class_weights`` so the rare
+1S class weighs more in the loss; the default is no weights.
 
 ``--quick``: a smoke test in a few minutes (few tiny images, 2 epochs); it is not
 expected to reach the goal.
@@ -80,7 +85,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--mixed-precision", action="store_true", help="bfloat16 compute on CPU")
     parser.add_argument("--workers", type=int, default=2, help="LakeBatches threads")
     parser.add_argument("--jobs", type=int, default=2, help="processes for the simulation")
+    parser.add_argument("--class-weights", default=None, metavar="balanced|W1,W2,...",
+                        help="per-channel loss weights (TrainingOptions.class_weights)")  # fmt: skip
     args = parser.parse_args()
+    if args.class_weights is not None:
+        from hrtemlake.cli.nn import parse_class_weights
+        from hrtemlake.errors import ParameterError
+
+        try:
+            args.class_weights = parse_class_weights(args.class_weights)
+        except ParameterError as error:
+            parser.error(str(error))
     msd_filters = args.arch == "msdnet" and args.filters is None
     for key, value in (QUICK if args.quick else DEFAULTS).items():
         if getattr(args, key) is None:
@@ -128,11 +143,15 @@ def main() -> None:
         depth=args.depth if unet else None,
         layers=None if unet else args.layers, batch_size=args.batch_size, seed=s,
         mixed_precision=args.mixed_precision, epochsave=5, workers=args.workers,
+        class_weights=args.class_weights,
     )  # fmt: skip
     shape = (f"f{args.filters}d{args.depth}k{args.kernel}" if unet
              else f"l{args.layers}f{args.filters}k{args.kernel}")
+    weights = ("" if args.class_weights is None else "-cw" + (
+        args.class_weights if isinstance(args.class_weights, str)
+        else "_".join(f"{w:g}" for w in args.class_weights)))  # fmt: skip
     name = (f"{train.name}-{imageset}-e{args.image_epochs}-{args.arch}-{shape}-b{args.batch_size}"
-            f"{'-bf16' if args.mixed_precision else ''}-s{s}-ep{args.epochs}")  # fmt: skip
+            f"{'-bf16' if args.mixed_precision else ''}{weights}-s{s}-ep{args.epochs}")  # fmt: skip
     with stages.stage(f"training ({args.epochs} epochs)"):
         trained = train_or_resume(lake, name, train_set, val_set, args.epochs, options)
 
@@ -159,6 +178,9 @@ def main() -> None:
     print(f"  network     : {info.architecture.get('arch', args.arch)} "
           f"{ {k: v for k, v in info.architecture.items() if k not in ('arch',)} }, "
           f"batch {args.batch_size}, {args.epochs} epochs ({trained['epochs_run']} run now)")  # fmt: skip
+    if info.training.get("class_weights") is not None:
+        print("  class weights: " + ", ".join(
+            f"{n} {w:.3g}" for n, w in zip(names, info.training["class_weights"])))  # fmt: skip
     print(f"  median atomic F1 (test images x classes) = {median:.3f}  (goal >= {GOAL})  "
           f"{'met' if median >= GOAL else 'missed'}")  # fmt: skip
     print("  median atomic F1 per class : "

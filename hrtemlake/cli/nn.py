@@ -14,7 +14,11 @@ from hrtemlake.cli._common import LakeOption
 networks_app = typer.Typer(help="The network registry (networks/NAME in the lake).",
                            no_args_is_help=True)  # fmt: skip
 
-ARCH_HELP = "unet, unetpp or msdnet (pixel labels); regressor (Regression labels)."
+ARCH_HELP = ("unet, unetpp or msdnet (pixel labels); regressor (Regression labels); "
+             "denoiser (Denoise labels: convolutional autoencoder).")
+CLASS_WEIGHTS_HELP = ("Segmentation labels: 'balanced' (inverse pixel frequency of each channel "
+                      "on the training labels, capped at 50) or one weight per channel, "
+                      "e.g. '1,5,1'. Weights every pixel's loss by its channels' weights.")
 
 
 def train_cmd(
@@ -39,6 +43,7 @@ def train_cmd(
     synthesize: Annotated[Optional[Path], typer.Option(help="Image parameter file: draw fresh images from the training dataset's exit waves every epoch.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the weights, model order and augmentation.")] = 0,
     workers: Annotated[int, typer.Option(help="Threads preparing batches.")] = 1,
+    class_weights: Annotated[Optional[str], typer.Option(help=CLASS_WEIGHTS_HELP)] = None,
     lake: LakeOption = None,
 ) -> None:
     """Train a network on image sets of the lake and register it as networks/NAME.
@@ -57,6 +62,7 @@ def train_cmd(
         regularize=regularize, mixed_precision=mixed_precision, epochsave=epochsave,
         limitdata=limitdata, seed=seed, augmentation=_augmentation(augment),
         synthesize=_parameter_file(synthesize), workers=workers,
+        class_weights=parse_class_weights(class_weights),
     )  # fmt: skip
     _check_arch(arch)
     with prefect_api():
@@ -143,6 +149,25 @@ def _augmentation(text: Optional[str]) -> dict:
     return Augmentation.from_dict(_json(text, "--augment") or {}).to_dict()
 
 
+def parse_class_weights(text: Optional[str]):
+    """``--class-weights``: None, "balanced" or a list of floats ("w1,w2,...")."""
+    from hrtemlake.errors import ParameterError
+
+    if text is None:
+        return None
+    text = text.strip()
+    if text.lower() == "balanced":
+        return "balanced"
+    try:
+        weights = [float(part) for part in text.split(",")]
+    except ValueError as error:
+        raise ParameterError(f"--class-weights: expected 'balanced' or comma-separated numbers "
+                             f"(one per channel), got {text!r}") from error  # fmt: skip
+    if not all(w >= 0 and w < float("inf") for w in weights):
+        raise ParameterError(f"--class-weights: weights must be finite and >= 0, got {text!r}")
+    return weights
+
+
 def _parameter_file(path: Optional[Path]) -> Optional[dict]:
     if path is None:
         return None
@@ -156,8 +181,9 @@ def _check_arch(arch: str) -> None:
     from hrtemlake.nn.architectures import ARCHITECTURES
 
     allowed = (*ARCHITECTURES, "regressor")
-    if arch not in allowed:
-        raise ParameterError(f"--arch: expected one of {', '.join(allowed)}, got {arch!r}")
+    if arch not in (*allowed, "denoiser"):
+        raise ParameterError(f"--arch: expected one of {', '.join(allowed)}, got {arch!r} "
+                             f"(or denoiser, for Denoise labels)")  # fmt: skip
 
 
 def _epoch_line(row: dict) -> str:

@@ -31,7 +31,10 @@ __all__ = [
     "ImageSetError",
     "LakeBatches",
     "SynthesisBatches",
+    "balanced_class_weights",
+    "label_sample",
     "open_image_set",
+    "pixel_weights",
     "standardise_images",
 ]
 
@@ -39,6 +42,10 @@ __all__ = [
 PIXEL_LABELS = ("Mask", "Disk", "Gaussian", "Exitwave", "Denoise", "Heights")
 #: Label kinds a network can train on: images, or per-image microscope parameters.
 TRAINABLE_LABELS = PIXEL_LABELS + ("Regression",)
+#: Images of a training set sampled for label statistics (class weights, label scale).
+SAMPLE_IMAGES = 64
+#: Largest weight "balanced" class weights give a channel.
+MAX_CLASS_WEIGHT = 50.0
 
 
 class ImageSetError(HrtemlakeError):
@@ -133,6 +140,49 @@ def standardise_images(images: np.ndarray, sampling: np.ndarray, distance: float
     return out
 
 
+def label_sample(images: ImageSet, n: int = SAMPLE_IMAGES, limit: Optional[int] = None) -> np.ndarray:
+    """At most ``n`` labels (k, y, x, channel) of an image set, evenly spread over its
+    (model, image epoch) pairs (models first: image epoch 0 of every model, then 1, ...);
+    ``limit``: only the first ``limit`` models (``--limitdata``)."""
+    models = images.n_models if limit is None else max(1, min(int(limit), images.n_models))
+    total = models * images.n_epochs
+    flat = np.unique(np.linspace(0, total - 1, min(n, total)).round().astype(int))
+    label = images.group()["label"]
+    out = [label[int(i % models), int(i // models)] for i in flat]  # (channel, y, x) each
+    return np.moveaxis(np.stack(out), 1, -1).astype(np.float64)
+
+
+def balanced_class_weights(labels: np.ndarray, cap: float = MAX_CLASS_WEIGHT) -> list[float]:
+    """Class weights inversely proportional to each channel's pixel frequency in ``labels``
+    (..., channel), scaled so the mean pixel weight of :func:`pixel_weights` is 1 (pixels
+    of no channel keep weight 1), then capped at ``cap``.
+
+    With frequencies f_c of the C channels present and f_0 of the pixels of no channel,
+    weight_c = (1 - f_0) / (C f_c): every present channel then carries the same total
+    weight. A channel absent from ``labels`` gets ``cap``.
+    """
+    labels = np.asarray(labels, dtype=np.float64)
+    channels = labels.shape[-1]
+    flat = labels.reshape(-1, channels)
+    freq = flat.mean(axis=0)
+    none = float(np.clip(1.0 - flat.sum(axis=1), 0.0, None).mean())
+    present = freq > 0
+    out = np.full(channels, float(cap))
+    if present.any():
+        out[present] = (1.0 - none) / (present.sum() * freq[present])
+    return np.minimum(out, cap).tolist()
+
+
+def pixel_weights(y: np.ndarray, weights) -> np.ndarray:
+    """Per-pixel sample weights (n, y, x) of labels ``y`` (n, y, x, channel): the sum over
+    channels of weight_c × y_c, plus 1 × the part of the pixel in no channel
+    (max(0, 1 - sum_c y_c)), so a pixel of no channel weighs 1."""
+    weights = np.asarray(weights, dtype=np.float32)
+    y = np.asarray(y, dtype=np.float32)
+    rest = np.clip(1.0 - y.sum(axis=-1), 0.0, None)
+    return (y @ weights + rest).astype(np.float32)
+
+
 class _Batches(keras.utils.PyDataset):
     """Shared batching: epoch-dependent order and per-batch random generators."""
 
@@ -166,7 +216,8 @@ class _Batches(keras.utils.PyDataset):
 
 
 class LakeBatches(_Batches):
-    """Keras batches ``(input (n, y, x, focus), label (n, y, x, channel))`` of an image set.
+    """Keras batches ``(input (n, y, x, focus), label (n, y, x, channel))`` of an image set,
+    with ``class_weights`` ``(input, label, sample weight (n, y, x))``.
 
     Parameters
     ----------
@@ -185,7 +236,11 @@ class LakeBatches(_Batches):
     shuffle : bool
         Shuffle the models every epoch.
     target_scale : (mean, std), optional
-        Regression labels: each target is served as (value - mean) / std.
+        Each target (Regression) or label channel (image labels, e.g. Denoise) is served as
+        (value - mean) / std; ``mean`` and ``std`` have one value per target/channel.
+    class_weights : list of float, optional
+        One weight per label channel: batches come with the per-pixel sample weights of
+        :func:`pixel_weights` (computed on the unscaled, augmented label).
     kwargs
         ``workers``, ``use_multiprocessing``, ``max_queue_size`` of ``keras.utils.PyDataset``.
     """
@@ -193,7 +248,8 @@ class LakeBatches(_Batches):
     def __init__(
         self, images: ImageSet, batch_size: int, augmentation: Optional[Augmentation] = None,
         seed: int = 0, limit: Optional[int] = None, image_epoch: Optional[int] = None,
-        shuffle: bool = True, target_scale: Optional[tuple] = None, **kwargs: Any,
+        shuffle: bool = True, target_scale: Optional[tuple] = None,
+        class_weights: Optional[Any] = None, **kwargs: Any,
     ):  # fmt: skip
         if images.label not in TRAINABLE_LABELS:
             raise ImageSetError(
@@ -202,6 +258,7 @@ class LakeBatches(_Batches):
             )
         self.target_scale = None if target_scale is None else tuple(
             np.asarray(v, dtype=np.float32) for v in target_scale)  # fmt: skip
+        self.class_weights = _checked_weights(class_weights, len(images.channel_names))
         n = images.n_models if limit is None else min(int(limit), images.n_models)
         super().__init__(n, batch_size, seed, shuffle, **kwargs)
         self.images, self.augmentation, self.fixed_epoch = images, augmentation, image_epoch
@@ -236,7 +293,12 @@ class LakeBatches(_Batches):
             return self._augmented(x, None, index), self._scaled_targets(models, e)
         label = arrays["label"].get_orthogonal_selection((models, e))
         y = np.moveaxis(label, 1, -1).astype(np.float32, copy=False)
-        return self._augmented(x, y, index)
+        x, y = self._augmented(x, y, index)
+        w = None if self.class_weights is None else pixel_weights(y, self.class_weights)
+        if self.target_scale is not None:
+            mean, std = self.target_scale
+            y = ((y - mean) / std).astype(np.float32)
+        return (x, y) if w is None else (x, y, w)
 
     def _augmented(self, x: np.ndarray, y: Optional[np.ndarray], index: int):
         if self.augmentation is None:
@@ -265,7 +327,7 @@ class SynthesisBatches(_Batches):
     def __init__(
         self, lake, dataset: str, params, batch_size: int,
         augmentation: Optional[Augmentation] = None, seed: int = 0,
-        limit: Optional[int] = None, **kwargs: Any,
+        limit: Optional[int] = None, class_weights: Optional[Any] = None, **kwargs: Any,
     ):  # fmt: skip
         if params.label not in PIXEL_LABELS:
             raise ImageSetError(f"{params.label} labels are not images; see {PIXEL_LABELS}")
@@ -277,6 +339,7 @@ class SynthesisBatches(_Batches):
         self.location, self.dataset, self.params, self.augmentation = (
             lake.location, dataset, params, augmentation,
         )  # fmt: skip
+        self.class_weights = _checked_weights(class_weights, None)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         from hrtemlake.lake import Lake
@@ -304,4 +367,22 @@ class SynthesisBatches(_Batches):
                 x, y = self.augmentation.apply(x, y, rng)
             xs.append(x)
             ys.append(y)
-        return np.stack(xs), np.stack(ys)
+        x, y = np.stack(xs), np.stack(ys)
+        if self.class_weights is None:
+            return x, y
+        if len(self.class_weights) != y.shape[-1]:
+            raise ImageSetError(f"{len(self.class_weights)} class weights for "
+                                f"{y.shape[-1]} label channels")  # fmt: skip
+        return x, y, pixel_weights(y, self.class_weights)
+
+
+def _checked_weights(weights, channels: Optional[int]) -> Optional[np.ndarray]:
+    """Class weights as a float32 array (one per channel, finite, >= 0), or None."""
+    if weights is None:
+        return None
+    out = np.asarray(weights, dtype=np.float32).reshape(-1)
+    if channels is not None and out.size != channels:
+        raise ImageSetError(f"{out.size} class weights for {channels} label channels")
+    if not np.isfinite(out).all() or (out < 0).any():
+        raise ImageSetError(f"class weights must be finite and >= 0, got {out.tolist()}")
+    return out

@@ -31,7 +31,7 @@ from hrtemlake.nn.registry import load_network, network_info
 from hrtemlake.simulate.params import COLUMN_LABELS, SITE_LABELS
 
 __all__ = ["SimulatedImage", "evaluate_network", "particle_site_pixels", "predict_images",
-           "site_pixels", "size_multiple", "summarise_scores"]
+           "site_pixels", "size_multiple", "summarise_scores", "target_scale"]
 
 #: Default match radius of the atomic F1 [Å] (Paper III: 10 pixels at 0.1 Å/pixel).
 ATOMIC_RADIUS = 1.0
@@ -47,12 +47,35 @@ def size_multiple(model) -> int:
     return 2 ** sum(type(layer).__name__ == "MaxPooling2D" for layer in model.layers)
 
 
-def predict_images(model, x: np.ndarray, batch_size: int = 8) -> np.ndarray:
-    """Predictions for standardised inputs (n, y, x, c) of any size.
+def target_scale(training: Optional[dict]) -> Optional[tuple[np.ndarray, np.ndarray]]:
+    """(mean, std) per output channel a network learnt its labels in, from its stored
+    training options (``network_info(...).training``); None (identity) for networks trained
+    without one (segmentation labels, and networks from before label scales existed)."""
+    if not training or training.get("target_mean") is None:
+        return None
+    mean = np.asarray(training["target_mean"], dtype=np.float64)
+    std = np.asarray(training.get("target_std") or np.ones_like(mean), dtype=np.float64)
+    return mean, std
+
+
+def predict_images(model, x: np.ndarray, batch_size: int = 8,
+                   scale: Optional[Any] = None) -> np.ndarray:  # fmt: skip
+    """Predictions for standardised inputs (n, y, x, c) of any size, in the label's units.
 
     U-nets need sizes divisible by 2**levels: inputs are mirror-padded up to that and the
     output cropped back, which leaves the prediction inside the image unchanged in kind.
+
+    ``scale``: the (mean, std) per channel the network learnt its labels in (Denoise
+    labels), or its stored training options (``network_info(lake, name).training``), from
+    which :func:`target_scale` takes it; the output is mapped back with ``out * std +
+    mean``. Default: the scale :func:`~hrtemlake.nn.train_network` attached to the model it
+    returned, else none (a model from :func:`~hrtemlake.nn.load_network` carries none: pass
+    its training options).
     """
+    if isinstance(scale, dict):
+        scale = target_scale(scale)
+    elif scale is None:
+        scale = getattr(model, "_hrtemlake_target_scale", None)
     multiple = size_multiple(model)
     ny, nx = x.shape[1:3]
     py, px = (-ny) % multiple, (-nx) % multiple
@@ -62,7 +85,11 @@ def predict_images(model, x: np.ndarray, batch_size: int = 8) -> np.ndarray:
         np.asarray(model.predict_on_batch(x[i : i + batch_size]), dtype=np.float32)
         for i in range(0, len(x), batch_size)
     ])  # fmt: skip
-    return out[:, :ny, :nx]
+    out = out[:, :ny, :nx]
+    if scale is not None:
+        mean, std = (np.asarray(v, dtype=np.float64) for v in scale)
+        out = (out * std + mean).astype(np.float32)
+    return out
 
 
 def site_pixels(lake, images: ImageSet, models: np.ndarray, epoch: int) -> list[tuple]:
@@ -188,6 +215,8 @@ class _Scorer:
         self.segmentation = self.images.label in SITE_LABELS
         self.softmax = bool(self.info.parameter_file.get("null_class")) and len(
             self.info.channel_names) > 1  # fmt: skip
+        # image labels learnt standardised (Denoise): scores in the label's units
+        self.scale = None if self.images.label == "Regression" else target_scale(self.info.training)
 
     def empty(self, models: int, epochs: int) -> dict[str, np.ndarray]:
         """NaN scores of ``models`` × ``epochs`` images (NaN: the score does not apply)."""
@@ -208,7 +237,7 @@ class _Scorer:
                 out["rmse"][:, e] = self._target_errors(model, x, models, e)
                 continue
             label = np.moveaxis(group["label"].get_orthogonal_selection((models, e)), 1, -1)
-            prediction = predict_images(model, x, batch_size)
+            prediction = predict_images(model, x, batch_size, scale=self.scale)
             sites = self._sites(models, e)
             for i in range(len(models)):
                 self._score(out, i, e, prediction[i], label[i], sites[i] if sites else None)
@@ -285,7 +314,8 @@ class SimulatedImage:
         self.sampling = float(group["sampling"][model, epoch])
         x = standardise_images(self.image[None], np.array([self.sampling]),
                                self.images.normalizedistance)  # fmt: skip
-        self.prediction = predict_images(load_network(self.lake, network), x)[0]
+        self.prediction = predict_images(load_network(self.lake, network), x,
+                                         scale=target_scale(self.info.training))[0]  # fmt: skip
 
     @property
     def scores(self) -> dict[str, np.ndarray]:

@@ -4,7 +4,8 @@
 
     from hrtemlake.nn import TrainingOptions, train_network
 
-    options = TrainingOptions(arch="msdnet", layers=50, batch_size=8)
+    options = TrainingOptions(arch="msdnet", layers=50, batch_size=8,
+                              class_weights="balanced")
     result = train_network("lake.zarr", "mos2-msd", "train/paper3", "test/paper3",
                            epochs=100, options=options)
     result.model                       # the trained keras.Model
@@ -32,7 +33,14 @@ from hrtemlake.errors import HrtemlakeError
 from hrtemlake.lake import as_lake
 from hrtemlake.nn.architectures import build_network, network_config, trainable_parameters
 from hrtemlake.nn.augment import Augmentation
-from hrtemlake.nn.data import ImageSet, LakeBatches, SynthesisBatches, open_image_set
+from hrtemlake.nn.data import (
+    ImageSet,
+    LakeBatches,
+    SynthesisBatches,
+    balanced_class_weights,
+    label_sample,
+    open_image_set,
+)
 from hrtemlake.nn.losses import objective
 from hrtemlake.nn.registry import (
     NetworkError,
@@ -40,6 +48,7 @@ from hrtemlake.nn.registry import (
     load_network,
     save_checkpoint,
 )
+from hrtemlake.simulate.params import SITE_LABELS
 
 __all__ = ["TrainingError", "TrainingOptions", "TrainingResult", "train_network"]
 
@@ -54,7 +63,9 @@ class TrainingOptions:
     Attributes
     ----------
     arch : str
-        "unet", "unetpp" or "msdnet".
+        "unet", "unetpp" or "msdnet" (pixel labels); "regressor" (Regression labels);
+        "denoiser" (Denoise labels: :func:`hrtemlake.nn.heads.build_denoiser`, ``filters``,
+        ``depth`` and ``kernel`` apply).
     filters, kernel, layers, depth : int, optional
         Width (channels of the first level; MSD-net: per layer), kernel size, MSD-net
         layers and U-net levels; None takes the architecture's default.
@@ -81,8 +92,16 @@ class TrainingOptions:
         An image parameter file: draw fresh images from the training dataset's exit
         waves every epoch instead of reading stored image epochs.
     target_mean, target_std : list of float, optional
-        Regression labels: the scale the targets are learnt in (default: their mean and
-        standard deviation over the training set, stored with the network).
+        Regression and Denoise labels: the scale the targets (label channels) are learnt
+        in, (value - mean) / std (default: their mean and standard deviation over the
+        training set - Denoise: over a sample of at most 64 training labels - stored with
+        the network; predictions are mapped back to the label's units).
+    class_weights : "balanced" or list of float, optional
+        Segmentation labels (Mask, Disk, Gaussian): one weight per output channel; every
+        pixel's loss is weighted by the sum over channels of weight × label (pixels of no
+        channel: 1). "balanced": inverse pixel frequencies measured on at most 64 training
+        labels, scaled to a mean pixel weight of 1 and capped at 50. Resolved to numbers
+        when training starts and stored so (a restart uses the same weights).
     workers : int
         Threads preparing batches while the network trains (not part of the identity
         of a network: a restart may use another number).
@@ -109,14 +128,16 @@ class TrainingOptions:
     synthesize: Optional[dict] = None
     target_mean: Optional[list] = None
     target_std: Optional[list] = None
+    class_weights: Optional[Any] = None
     workers: int = 1
 
     def identity(self) -> dict[str, Any]:
         """What defines a network's training (everything but ``workers``; target scales
-        only when set, so networks registered before they existed still restart)."""
+        and class weights only when set, so networks registered before they existed still
+        restart)."""
         out = asdict(self)
         out.pop("workers")
-        for key in ("target_mean", "target_std"):
+        for key in ("target_mean", "target_std", "class_weights"):
             if out[key] is None:
                 out.pop(key)
         return out
@@ -174,8 +195,12 @@ def train_network(
     lake = as_lake(lake, "a")
     options = options or TrainingOptions()
     if restart is not None:
+        # the stored options already hold the scale and weights the network learnt with
+        # (none for networks trained before they existed: identity scale, no weights)
         options = _stored_options(lake, name, options.workers)
-    options = _with_target_scale(lake, train, options)
+    else:
+        options = _with_target_scale(lake, train, options)
+        options = _with_class_weights(lake, train, options)
     train_batches, val_batches, train_set = _batches(lake, train, validation, options)
     if restart is None:
         model = _new_model(lake, name, train_set, options)
@@ -190,6 +215,7 @@ def train_network(
     if start >= epochs:
         raise TrainingError(f"network '{name}' has already trained {start} epochs (asked: {epochs})")
     keras.utils.set_random_seed(options.seed + start)
+    _set_target_scale(model, options)
     curve = []
     for epoch in range(start, epochs):
         row = {"epoch": epoch + 1, **_train_epoch(model, train_batches, val_batches, epoch)}
@@ -202,17 +228,65 @@ def train_network(
     return TrainingResult(name, model, curve)
 
 
+#: Labels learnt standardised, (value - mean) / std, with the scale stored with the network.
+SCALED_LABELS = ("Regression", "Denoise")
+
+
 def _with_target_scale(lake, train: str, options: TrainingOptions) -> TrainingOptions:
-    """Options with the regression targets' mean and spread (from the training set)."""
+    """Options with the regression targets' (Denoise labels': per channel) mean and spread
+    from the training set."""
     if options.synthesize is not None or options.target_mean is not None:
         return options
     images = open_image_set(lake, train)
-    if images.label != "Regression":
+    if images.label not in SCALED_LABELS:
         return options
-    targets = np.asarray(images.group()["targets"][...], dtype=np.float64)
+    if images.label == "Regression":
+        targets = np.asarray(images.group()["targets"][...], dtype=np.float64)
+    else:
+        targets = label_sample(images, limit=options.limitdata)
     targets = targets.reshape(-1, targets.shape[-1])
     std = np.where(targets.std(axis=0) > 0, targets.std(axis=0), 1.0)
     return replace(options, target_mean=targets.mean(axis=0).tolist(), target_std=std.tolist())
+
+
+def _with_class_weights(lake, train: str, options: TrainingOptions) -> TrainingOptions:
+    """Options with the class weights resolved to one number per output channel."""
+    weights = options.class_weights
+    if weights is None:
+        return options
+    if options.synthesize is not None:
+        from hrtemlake.simulate.params import ImageParameters
+
+        params = ImageParameters.from_dict(dict(options.synthesize))
+        label, images = params.label, None
+    else:
+        images = open_image_set(lake, train)
+        label = images.label
+    if label not in SITE_LABELS:
+        raise TrainingError(f"class weights need segmentation labels ({', '.join(SITE_LABELS)}); "
+                            f"'{train}' has {label} labels")  # fmt: skip
+    if isinstance(weights, str):
+        if weights != "balanced":
+            raise TrainingError(f"class weights: expected 'balanced' or one number per "
+                                f"channel, got {weights!r}")  # fmt: skip
+        if images is None:
+            raise TrainingError("class weights 'balanced' are measured on stored labels; "
+                                "with synthesize give one number per channel")  # fmt: skip
+        resolved = balanced_class_weights(label_sample(images, limit=options.limitdata))
+    else:
+        try:
+            resolved = [float(w) for w in weights]
+        except (TypeError, ValueError) as error:
+            raise TrainingError(f"class weights: expected 'balanced' or a list of numbers, "
+                                f"got {weights!r}") from error  # fmt: skip
+    if images is not None and len(resolved) != len(images.channel_names):
+        raise TrainingError(
+            f"class weights: {len(resolved)} given for the {len(images.channel_names)} "
+            f"channels {list(images.channel_names)} of '{images.name}'"
+        )
+    if not all(np.isfinite(w) and w >= 0 for w in resolved):
+        raise TrainingError(f"class weights must be finite and >= 0, got {resolved}")
+    return replace(options, class_weights=resolved)
 
 
 def _batches(lake, train: str, validation: str, options: TrainingOptions):
@@ -222,13 +296,17 @@ def _batches(lake, train: str, validation: str, options: TrainingOptions):
     common = {"batch_size": options.batch_size, "workers": options.workers}
     if val_set.label == "Regression":
         augmentation = replace(augmentation, flips=False)
+    if val_set.label in SCALED_LABELS and options.target_mean is not None:
         common["target_scale"] = (options.target_mean, options.target_std)
+    if options.class_weights is not None:
+        common["class_weights"] = options.class_weights
     val = LakeBatches(val_set, image_epoch=0, shuffle=False, seed=options.seed, **common)
     if options.synthesize is not None:
         from hrtemlake.simulate.params import ImageParameters
 
         params = ImageParameters.from_dict(dict(options.synthesize))
         dataset = train.partition("/")[0]
+        common.pop("target_scale", None)  # synthesised labels are learnt in their own units
         batches = SynthesisBatches(lake, dataset, params, augmentation=augmentation,
                                    seed=options.seed, limit=options.limitdata, **common)  # fmt: skip
         return batches, val, replace(val_set, dataset=dataset, imageset="(synthesised)",
@@ -276,6 +354,19 @@ def _new_model(lake, name: str, images: ImageSet, options: TrainingOptions) -> k
 
 
 def _build(options: TrainingOptions, images: ImageSet, goal, name: str) -> keras.Model:
+    if options.arch == "denoiser":
+        from hrtemlake.nn.heads import build_denoiser
+
+        if images.label != "Denoise":
+            raise TrainingError(f"image set '{images.name}' has {images.label} labels: "
+                                f"--arch denoiser trains only Denoise labels")  # fmt: skip
+        if len(images.channel_names) != images.n_focus:
+            raise TrainingError(f"image set '{images.name}': the denoiser maps each of its "
+                                f"{images.n_focus} focus images to one label channel, but it "
+                                f"has {len(images.channel_names)}")  # fmt: skip
+        sizes = {k: v for k, v in (("filters", options.filters), ("kernel", options.kernel),
+                                   ("depth", options.depth)) if v is not None}  # fmt: skip
+        return build_denoiser(images.n_focus, seed=options.seed, name=name, **sizes)
     if images.label == "Regression" or options.arch == "regressor":
         from hrtemlake.nn.heads import build_regressor
 
@@ -291,6 +382,14 @@ def _build(options: TrainingOptions, images: ImageSet, goal, name: str) -> keras
         filters=options.filters, kernel=options.kernel, layers=options.layers,
         depth=options.depth, seed=options.seed, name=name,
     )  # fmt: skip
+
+
+def _set_target_scale(model: keras.Model, options: TrainingOptions) -> None:
+    """Remember the label scale on the model, so :func:`~hrtemlake.nn.evaluate.predict_images`
+    returns predictions of the trained model in the label's units."""
+    from hrtemlake.nn.evaluate import target_scale
+
+    object.__setattr__(model, "_hrtemlake_target_scale", target_scale(options.identity()))
 
 
 def _with_l2(model: keras.Model, l2: float) -> keras.Model:
