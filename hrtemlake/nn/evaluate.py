@@ -68,9 +68,9 @@ def predict_images(model, x: np.ndarray, batch_size: int = 8,
     ``scale``: the (mean, std) per channel the network learnt its labels in (Denoise
     labels), or its stored training options (``network_info(lake, name).training``), from
     which :func:`target_scale` takes it; the output is mapped back with ``out * std +
-    mean``. Default: the scale :func:`~hrtemlake.nn.train_network` attached to the model it
-    returned, else none (a model from :func:`~hrtemlake.nn.load_network` carries none: pass
-    its training options).
+    mean``. Default: the scale :func:`~hrtemlake.nn.train_network` or
+    :func:`~hrtemlake.nn.load_network` attached to the model, else none; ``(0, 1)`` gives
+    the network's raw (standardised) output.
     """
     if isinstance(scale, dict):
         scale = target_scale(scale)

@@ -114,7 +114,12 @@ def load_network(lake, name: str, epoch: Optional[int] = None):
     ends = group["offsets"][: index + 1]
     start = int(ends[index - 1]) if index else 0
     data = group["model_file"][start : int(ends[index])].tobytes()
-    return model_from_bytes(data, f"{lake.location}: networks/{name} checkpoint {index}")
+    model = model_from_bytes(data, f"{lake.location}: networks/{name} checkpoint {index}")
+    # as train_network's model: predictions come back in the label's units
+    from hrtemlake.nn.evaluate import target_scale
+
+    object.__setattr__(model, "_hrtemlake_target_scale", target_scale(network_info(lake, name).training))
+    return model
 
 
 def _checkpoint_index(epochs: np.ndarray, epoch: int, name: str) -> int:

@@ -93,11 +93,12 @@ def test_denoiser_trains_and_predicts_in_the_label_units(lake):
     prediction = predict_images(result.model, x)
     assert prediction.shape == (4, SIZE, SIZE, 1)
     assert abs(float(prediction.mean()) - float(stored.mean())) < 0.5
-    # a loaded network carries no scale: its stored training options give it
+    # a loaded network carries its scale as the trained one does (or take it from the info)
     loaded = load_network(lake, "den")
+    np.testing.assert_allclose(predict_images(loaded, x), prediction, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(predict_images(loaded, x, scale=info.training), prediction,
                                rtol=1e-5, atol=1e-5)  # fmt: skip
-    standardised = predict_images(loaded, x)
+    standardised = predict_images(loaded, x, scale=(0.0, 1.0))
     mean, std = info.training["target_mean"][0], info.training["target_std"][0]
     np.testing.assert_allclose(standardised * std + mean, prediction, rtol=1e-5, atol=1e-5)
     # the stored RMSE is in the label's units too
