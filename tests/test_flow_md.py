@@ -14,6 +14,7 @@ import pytest
 
 from hrtemlake.flows.md import md_flow  # noqa: F401  (Prefect sets up its logging at import:
 from hrtemlake.flows.simulate import simulate_dataset  # outside any test's captured stderr)
+from hrtemlake.errors import LakeError
 from hrtemlake.lake import Lake
 from hrtemlake.lake.check import check_lake
 from hrtemlake.md import committed_steps, load_trajectory
@@ -50,6 +51,14 @@ def test_md_run_command_and_flow(capsys, caplog, lake_path, tmp_path, prefect_se
     assert check_lake(lake_path) == []
 
 
+def _steps_so_far(lake_path: str) -> int:
+    """Committed steps of the running MD, 0 while its lake is still being created."""
+    try:
+        return committed_steps(Lake(lake_path), "slow")
+    except LakeError:  # the store's folder exists before its root group is written
+        return 0
+
+
 def test_killed_run_continues_from_its_last_step(lake_path, prefect_server):
     script = Path(sys.executable).parent / "hrtemlake"
     command = [script, "md", "run", "--run", "slow", "--steps", "30", "--calculator",
@@ -63,7 +72,7 @@ def test_killed_run_continues_from_its_last_step(lake_path, prefect_server):
         done = 0
         while done < 5 and time.time() < deadline and proc.poll() is None:
             time.sleep(0.2)
-            done = committed_steps(Lake(lake_path), "slow") if Path(lake_path).exists() else 0
+            done = _steps_so_far(lake_path)
         assert done >= 5, "the run made no progress to interrupt"
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
