@@ -15,6 +15,7 @@ networks_app = typer.Typer(help="The network registry (networks/NAME in the lake
                            no_args_is_help=True)  # fmt: skip
 
 ARCH_HELP = ("unet, unetpp or msdnet (pixel labels); regressor (Regression labels); "
+             "classifier (Class labels, e.g. nanotube chiralities); "
              "denoiser (Denoise labels: convolutional autoencoder).")
 CLASS_WEIGHTS_HELP = ("Segmentation labels: 'balanced' (inverse pixel frequency of each channel "
                       "on the training labels, capped at 50) or one weight per channel, "
@@ -181,9 +182,10 @@ def _check_arch(arch: str) -> None:
     from hrtemlake.nn.architectures import ARCHITECTURES
 
     allowed = (*ARCHITECTURES, "regressor")
-    if arch not in (*allowed, "denoiser"):
+    if arch not in (*allowed, "denoiser", "classifier"):
         raise ParameterError(f"--arch: expected one of {', '.join(allowed)}, got {arch!r} "
-                             f"(or denoiser, for Denoise labels)")  # fmt: skip
+                             f"(or denoiser, for Denoise labels; classifier, for Class "
+                             f"labels)")  # fmt: skip
 
 
 def _epoch_line(row: dict) -> str:

@@ -69,6 +69,12 @@ def chirality_class(n: int, m: int,
         raise ParameterError(f"chirality {pair} is not one of the classes {classes}") from None
 
 
+def chirality_name(pair: Sequence[int]) -> str:
+    """The class name of a chirality: ``"(n,m)"`` (no spaces), e.g. ``"(11,6)"``."""
+    n, m = pair
+    return f"({int(n)},{int(m)})"
+
+
 def check_chirality(name: str, value: object) -> tuple[int, int]:
     """Return ``value`` as an (n, m) pair of ints with ``n >= m >= 0`` and ``n >= 1``."""
     try:
@@ -146,7 +152,9 @@ def nanotube(
         ``info`` holds ``model`` ("nanotube"), ``element``, ``chirality`` (n, m),
         ``chirality_class`` (index into ``chiralities``, ``None`` for a given chirality not
         among them), ``diameter`` [Å] (from the chirality formula), ``chiral_angle`` [deg],
-        ``metallic``, ``length`` [Å], ``angle`` [deg] (axis azimuth from x, in [0, 180)),
+        ``class`` (the chirality as text, ``"(n,m)"``, see :func:`chirality_name`),
+        ``class_names`` (``chiralities`` as such texts: the dataset's classes, see
+        :func:`hrtemlake.simulate.dataset.simulate_structures`), ``metallic``, ``length`` [Å], ``angle`` [deg] (axis azimuth from x, in [0, 180)),
         ``tilt`` [deg] (signed, out of the image plane), ``axis`` (unit vector),
         ``center`` (a point of the axis, mid-length) [Å], ``spin`` [deg] (rotation about the
         tube's own axis), ``clipped`` (atoms were cut at the cell faces) and ``margin``.
@@ -202,6 +210,10 @@ def nanotube(
         element=symbol,
         chirality=chirality,
         chirality_class=classes.index(chirality) if chirality in classes else None,
+        # the class of the model for a classifier (stored by simulate_structures as the
+        # index of "class" in "class_names": the dataset's classes)
+        **{"class": chirality_name(chirality),
+           "class_names": [chirality_name(pair) for pair in classes]},
         diameter=tube_diameter(*chirality, bond=bond),
         chiral_angle=chiral_angle(*chirality),
         metallic=bool((chirality[0] - chirality[1]) % 3 == 0),
@@ -239,6 +251,7 @@ __all__ = [
     "CHIRALITIES",
     "chiral_angle",
     "chirality_class",
+    "chirality_name",
     "nanotube",
     "tube_diameter",
 ]

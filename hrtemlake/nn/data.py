@@ -41,7 +41,9 @@ __all__ = [
 #: Label kinds whose label is an image (the pixel networks predict images).
 PIXEL_LABELS = ("Mask", "Disk", "Gaussian", "Exitwave", "Denoise", "Heights")
 #: Label kinds a network can train on: images, or per-image microscope parameters.
-TRAINABLE_LABELS = PIXEL_LABELS + ("Regression",)
+TRAINABLE_LABELS = PIXEL_LABELS + ("Regression", "Class")
+#: Label kinds stored as numbers per image (the images group's ``targets``).
+TARGET_LABELS = ("Regression", "Class")
 #: Images of a training set sampled for label statistics (class weights, label scale).
 SAMPLE_IMAGES = 64
 #: Largest weight "balanced" class weights give a channel.
@@ -70,6 +72,8 @@ class ImageSet:
         The image parameter file the set was made with.
     n_models, n_epochs, n_focus, shape
         Models, image epochs, focal-series images (input channels), (y, x) size.
+    class_names : tuple of str
+        Class labels: the classes the one target "class" indexes (empty otherwise).
     """
 
     lake: str
@@ -82,6 +86,7 @@ class ImageSet:
     n_epochs: int
     n_focus: int
     shape: tuple[int, int]
+    class_names: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -126,6 +131,7 @@ def open_image_set(lake, name: str) -> ImageSet:
         lake=lake.location, dataset=dataset, imageset=imageset, label=str(attrs["label"]),
         channel_names=tuple(attrs["channel_names"]), parameter_file=dict(attrs["parameter_file"]),
         n_models=models, n_epochs=epochs, n_focus=focus, shape=(ny, nx),
+        class_names=tuple(str(n) for n in attrs.get("class_names") or ()),
     )  # fmt: skip
 
 
@@ -279,7 +285,8 @@ class LakeBatches(_Batches):
     def arrays(self) -> dict:
         if self._arrays is None:
             group = self.images.group()
-            names = ("image", "targets" if self.images.label == "Regression" else "label", "sampling")
+            names = ("image", "targets" if self.images.label in TARGET_LABELS else "label",
+                     "sampling")  # fmt: skip
             self._arrays = {k: group[k] for k in names}
         return self._arrays
 

@@ -8,6 +8,9 @@
   one-to-one to that class' sites within ``radius`` (1 Å: Paper III's 10 pixels at
   0.1 Å/pixel);
 * image labels (Exitwave, Denoise, Heights): the RMSE in the label's units;
+* Class labels (one class per image, e.g. a nanotube's chirality): whether the most
+  probable predicted class is the true one (``class_correct``, 1 or 0); its mean is the
+  accuracy that :func:`summarise_scores` reports;
 * Heights labels also: the fraction of the columns whose height (number of atoms) is
   predicted exactly and the mean absolute error of the heights [atoms]
   (:func:`~hrtemlake.nn.metrics.column_height_scores`), the columns being the stored
@@ -39,6 +42,8 @@ _SCORES = ("pixel_f1", "pixel_precision", "pixel_recall", "atomic_f1", "atomic_p
            "atomic_recall")  # fmt: skip
 #: Per-image scores of Heights labels: exact-count fraction and mean absolute error [atoms].
 _HEIGHT_SCORES = ("height_exact_fraction", "height_mae")
+#: Per-image score of Class labels: 1 when the predicted class is the true one, else 0.
+_CLASS_SCORES = ("class_correct",)
 
 
 def size_multiple(model) -> int:
@@ -222,7 +227,7 @@ class _Scorer:
         """NaN scores of ``models`` × ``epochs`` images (NaN: the score does not apply)."""
         shape = (models, epochs, len(self.info.channel_names))
         out = {k: np.full(shape, np.nan, np.float32) for k in _SCORES}
-        for name in ("rmse", *_HEIGHT_SCORES):
+        for name in ("rmse", *_HEIGHT_SCORES, *_CLASS_SCORES):
             out[name] = np.full(shape[:2], np.nan, np.float32)
         return out
 
@@ -235,6 +240,9 @@ class _Scorer:
             x = standardise_images(image, sampling, self.images.normalizedistance)
             if self.images.label == "Regression":
                 out["rmse"][:, e] = self._target_errors(model, x, models, e)
+                continue
+            if self.images.label == "Class":
+                out["class_correct"][:, e] = self._class_correct(model, x, models, e, batch_size)
                 continue
             label = np.moveaxis(group["label"].get_orthogonal_selection((models, e)), 1, -1)
             prediction = predict_images(model, x, batch_size, scale=self.scale)
@@ -250,6 +258,17 @@ class _Scorer:
         std = np.asarray(self.info.training.get("target_std") or 1.0)
         predicted = np.asarray(model.predict_on_batch(x), dtype=np.float64) * std + mean
         return np.sqrt(np.mean((predicted - truth) ** 2, axis=-1))
+
+    def _class_correct(self, model, x: np.ndarray, models: np.ndarray, epoch: int,
+                       batch_size: int) -> np.ndarray:  # fmt: skip
+        """1 where the most probable class of each image is its stored class, else 0."""
+        truth = self.images.group()["targets"].get_orthogonal_selection((models, epoch))
+        probabilities = np.concatenate([
+            np.asarray(model.predict_on_batch(x[i : i + batch_size]), dtype=np.float64)
+            for i in range(0, len(x), batch_size)
+        ])  # fmt: skip
+        predicted = probabilities.argmax(axis=-1)
+        return (predicted == np.rint(truth[:, 0]).astype(np.int64)).astype(np.float32)
 
     def _sites(self, models: np.ndarray, epoch: int):
         if self.images.label in ("Disk", "Gaussian"):
@@ -356,7 +375,9 @@ class SimulatedImage:
 
 
 def summarise_scores(scores) -> dict[str, float]:
-    """Median of every score over images (and the non-background channels)."""
+    """Median of every score over images (and the non-background channels); for Class
+    labels also ``accuracy``, the mean of ``class_correct`` (the fraction of images
+    classified right)."""
     out = {}
     names = list(scores.attrs.get("channel_names", []))
     for name in (*_SCORES, "rmse", *_HEIGHT_SCORES):
@@ -367,4 +388,6 @@ def summarise_scores(scores) -> dict[str, float]:
             values = values[..., :-1]
         if np.isfinite(values).any():
             out[name] = float(np.nanmedian(values))
+    if "class_correct" in scores and np.isfinite(scores["class_correct"].values).any():
+        out["accuracy"] = float(np.nanmean(scores["class_correct"].values))
     return out

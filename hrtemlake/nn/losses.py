@@ -7,6 +7,7 @@ Mask/Disk/Gaussian         sigmoid     binary cross-entropy      pixel F1
 ... with ``null_class``    softmax     categorical cross-entr.   pixel F1 (argmax)
 Exitwave, Denoise          linear      mean squared error        RMSE
 Heights                    linear      mean squared error        RMSE
+Class (one per image)      softmax     sparse categorical c.-e.  accuracy
 =========================  ==========  ========================  ==================
 
 With a null (background) class the channels of every pixel sum to one, so softmax fits;
@@ -40,6 +41,8 @@ class Objective:
     def metric(self) -> keras.metrics.Metric:
         if self.metric_name == "f1":
             return PixelF1(argmax=self.activation == "softmax", background=self.background)
+        if self.metric_name == "accuracy":
+            return keras.metrics.SparseCategoricalAccuracy(name="accuracy")
         return keras.metrics.RootMeanSquaredError(name="rmse")
 
 
@@ -52,6 +55,8 @@ def objective(label: str, channels: int, null_class: bool) -> Objective:
             "categorical_crossentropy" if softmax else "binary_crossentropy",
             "f1", bool(null_class),
         )  # fmt: skip
+    if label == "Class":  # one class index per image; the classifier outputs probabilities
+        return Objective("softmax", "sparse_categorical_crossentropy", "accuracy", False)
     # Exitwave, Denoise and Heights pixels and Regression targets are real numbers
     return Objective(None, "mean_squared_error", "rmse", False)
 

@@ -64,6 +64,9 @@ class TrainingOptions:
     ----------
     arch : str
         "unet", "unetpp" or "msdnet" (pixel labels); "regressor" (Regression labels);
+        "classifier" (Class labels: :func:`hrtemlake.nn.heads.build_classifier` with one
+        output per class name, sparse categorical cross-entropy, accuracy; ``filters``,
+        ``depth`` and ``kernel`` apply);
         "denoiser" (Denoise labels: :func:`hrtemlake.nn.heads.build_denoiser`, ``filters``,
         ``depth`` and ``kernel`` apply).
     filters, kernel, layers, depth : int, optional
@@ -319,7 +322,7 @@ def _batches(lake, train: str, validation: str, options: TrainingOptions):
 
 
 def _check_pair(train: ImageSet, val: ImageSet) -> None:
-    for what in ("label", "channel_names", "n_focus"):
+    for what in ("label", "channel_names", "n_focus", "class_names"):
         a, b = getattr(train, what), getattr(val, what)
         if a != b:
             raise TrainingError(
@@ -367,6 +370,20 @@ def _build(options: TrainingOptions, images: ImageSet, goal, name: str) -> keras
         sizes = {k: v for k, v in (("filters", options.filters), ("kernel", options.kernel),
                                    ("depth", options.depth)) if v is not None}  # fmt: skip
         return build_denoiser(images.n_focus, seed=options.seed, name=name, **sizes)
+    if images.label == "Class" or options.arch == "classifier":
+        from hrtemlake.nn.heads import build_classifier
+
+        if (images.label, options.arch) != ("Class", "classifier"):
+            raise TrainingError(f"image set '{images.name}' has {images.label} labels: "
+                                f"--arch classifier trains Class labels, and Class labels "
+                                f"only --arch classifier")  # fmt: skip
+        if len(images.class_names) < 2:
+            raise TrainingError(f"image set '{images.name}' has the classes "
+                                f"{list(images.class_names)}: a classifier needs at least 2")  # fmt: skip
+        sizes = {k: v for k, v in (("filters", options.filters), ("kernel", options.kernel),
+                                   ("depth", options.depth)) if v is not None}  # fmt: skip
+        return build_classifier(images.n_focus, len(images.class_names), seed=options.seed,
+                                name=name, **sizes)  # fmt: skip
     if images.label == "Regression" or options.arch == "regressor":
         from hrtemlake.nn.heads import build_regressor
 
@@ -427,10 +444,11 @@ def _stored_options(lake, name: str, workers: int) -> TrainingOptions:
 
 def _check_compatible(model: keras.Model, images: ImageSet, name: str) -> None:
     channels_in, channels_out = model.input_shape[-1], model.output_shape[-1]
-    if (channels_in, channels_out) != (images.n_focus, len(images.channel_names)):
+    outputs = len(images.class_names) if images.label == "Class" else len(images.channel_names)
+    if (channels_in, channels_out) != (images.n_focus, outputs):
         raise TrainingError(
             f"network '{name}' maps {channels_in} input to {channels_out} output channels; "
-            f"image set '{images.name}' has {images.n_focus} and {len(images.channel_names)}"
+            f"image set '{images.name}' has {images.n_focus} and {outputs}"
         )
 
 
@@ -450,6 +468,7 @@ def _attrs(model, images: ImageSet, options, train: str, validation: str) -> dic
         "training": identity["training"],
         "label": images.label,
         "channel_names": list(images.channel_names),
+        **({"class_names": list(images.class_names)} if images.class_names else {}),
         "input_channels": images.n_focus,
         "datasets": identity["datasets"],
         "parameter_file": images.parameter_file,

@@ -21,6 +21,7 @@ from hrtemlake.simulate.exitwaves import ExitWaveSettings, compute_exit_wave
 __all__ = [
     "model_rng",
     "simulate_structures",
+    "structure_classes",
     "load_atoms",
     "exitwave_writer",
     "compute_exitwave_block",
@@ -70,6 +71,11 @@ def simulate_structures(
     progress
         Optional callable ``progress(done, total)``.
 
+    Models whose builder records a class (``atoms.info["class"]`` among
+    ``atoms.info["class_names"]``, e.g. a nanotube's chirality) are stored with its index in
+    ``structure_class`` and the names as the group attribute ``class_names`` (-1 and no
+    attribute otherwise).
+
     Returns
     -------
     The number of models built in this call.
@@ -79,10 +85,14 @@ def simulate_structures(
     if count < 0:
         raise ParameterError(f"--count must be >= 0, got {count}")
     options = dict(options or {})
-    build_model(kind, model_rng(seed, 0), **options)  # validate kind and options before writing
+    first_atoms = build_model(kind, model_rng(seed, 0), **options)  # validate before writing
     parameters = {"kind": kind, "seed": seed, "options": options}
+    structure_classes = first_atoms.info.get("class_names")
+    attrs: dict[str, Any] = {"kind": kind}
+    if structure_classes is not None:
+        attrs["class_names"] = [str(name) for name in structure_classes]
     structures = lake.writer("structures", dataset=dataset, parameters=parameters, seed=seed,
-                             attrs={"kind": kind})  # fmt: skip
+                             attrs=attrs)  # fmt: skip
     class_names = list(_build(kind, seed, 0, options)[1].class_names)
     sites = lake.writer("sites", dataset=dataset, parameters=parameters, seed=seed,
                         attrs={"class_names": class_names})  # fmt: skip
@@ -94,7 +104,8 @@ def simulate_structures(
         if new:
             structures.append(
                 [{"numbers": a.numbers, "positions": a.positions} for a, _ in new],
-                per_item={"cell": np.stack([a.cell.array for a, _ in new])},
+                per_item={"cell": np.stack([a.cell.array for a, _ in new]),
+                          "structure_class": [_structure_class(a) for a, _ in new]},
             )
         new_sites = [s for i, (_, s) in zip(indices, models) if i >= sites.n_items]
         if new_sites:
@@ -105,6 +116,26 @@ def simulate_structures(
         if progress is not None:
             progress(indices.stop, count)
     return max(0, count - first)
+
+
+def _structure_class(atoms: Atoms) -> int:
+    """Index of the model's ``info["class"]`` in its ``info["class_names"]``; -1 for a model
+    without a class (or with one outside the dataset's classes)."""
+    names = atoms.info.get("class_names")
+    name = atoms.info.get("class")
+    if names is None or name is None or name not in names:
+        return -1
+    return list(names).index(name)
+
+
+def structure_classes(lake: Lake, dataset: str) -> tuple[list[str], np.ndarray] | None:
+    """The class names and the per-model class indices (-1: none) of ``dataset``'s models,
+    or None when its models carry no classes (e.g. anything but nanotubes)."""
+    group = lake.group("structures", dataset=dataset)
+    names = group.attrs.get("class_names")
+    if names is None or "structure_class" not in group:
+        return None
+    return [str(n) for n in names], np.asarray(group["structure_class"][:], dtype=np.int64)
 
 
 def load_atoms(lake: Lake, dataset: str, indices: Iterable[int]) -> list[Atoms]:

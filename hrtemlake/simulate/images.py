@@ -62,6 +62,7 @@ from hrtemlake.simulate.params import (
     COLUMN_LABELS,
     DRAWN_PARAMETERS,
     LABELS_FROM_SITES,
+    TARGET_LABELS,
     ImageParameters,
     ParameterError,
 )
@@ -92,6 +93,7 @@ def synthesize_images(
     n_epochs: Optional[int] = None,
     device: str = "cpu",
     workers: int = 1,
+    structure_class: Optional[int] = None,
 ) -> dict[str, np.ndarray]:
     """Image epochs of one exit wave with their labels and drawn parameters.
 
@@ -122,12 +124,15 @@ def synthesize_images(
         to CPU images).
     workers : int
         Threads of ``scipy.fft`` (CPU).
+    structure_class : int, optional
+        Class index of the imaged model (its ``structure_class``); needed by Class labels.
 
     Returns
     -------
     dict of str to ndarray, named as the lake's ``images`` group
         ``image`` (epoch, focus, y, x) float32 [e⁻/pixel]; ``label`` (epoch, channel,
-        y, x) float32, or ``target`` (epoch, target) float32 for Regression labels;
+        y, x) float32, or ``targets`` (epoch, target) float32 for Regression labels and
+        Class labels (one target: the class index);
         ``defocus`` (epoch, focus) [Å]; and one (epoch,) float64 array per drawn
         parameter under its parameter-file name, plus ``dose`` [e⁻/Å²]. ``sampling``
         is the realised pixel size [Å] along x (see :class:`EpochGeometry`).
@@ -145,6 +150,11 @@ def synthesize_images(
     energy = _check_energy(params, energy)
     positions, classes, site_counts, class_names = _check_sites(params, sites, class_names)
     generators = _generators(rng, n_epochs)
+    if params.label == "Class" and (
+            isinstance(structure_class, bool) or not isinstance(structure_class, (int, np.integer))
+            or structure_class < 0):  # fmt: skip
+        raise InputError(f"Class labels need the model's class index (structure_class >= 0), "
+                         f"got {structure_class!r}")  # fmt: skip
     if not (isinstance(workers, (int, np.integer)) and workers != 0):
         raise InputError(f"workers must be a non-zero integer (-1: all cores), got {workers!r}")
     xp = _array_module(device)
@@ -161,7 +171,7 @@ def synthesize_images(
     )  # fmt: skip
     images = np.empty((len(draws), params.num_focal) + size, dtype=np.float32)
     labels = None
-    if params.label != "Regression":
+    if params.label not in TARGET_LABELS:
         channels = len(channel_names(params, class_names))
         labels = np.empty((len(draws), channels) + size, dtype=np.float32)
     for i, intensity in batches:
@@ -172,7 +182,10 @@ def synthesize_images(
         if labels is not None:
             labels[i] = _label(params, geometries[i], intensity, spectrum,
                                (positions, classes, site_counts), class_names, workers)  # fmt: skip
-    return _assemble(params, table, geometries, images, labels)
+    out = _assemble(params, table, geometries, images, labels)
+    if params.label == "Class":
+        out["targets"] = np.full((len(draws), 1), structure_class, dtype=np.float32)
+    return out
 
 
 def _check_wave(exit_wave: Any) -> np.ndarray:
@@ -375,13 +388,18 @@ def image_writer(lake, dataset: str, imageset: str, params: ImageParameters, epo
     waves = _exitwaves(lake, dataset)
     _check_energy(params, float(waves["energy"][()]))
     class_names = _class_names(lake, dataset)
+    classes = _structure_classes(lake, dataset) if params.label == "Class" else None
     params.check_dataset(
         has_sites=class_names is not None,
         num_site_classes=None if class_names is None else len(class_names),
+        has_classes=classes is not None,
     )
     names = channel_names(params, class_names)
-    regression = params.label == "Regression"
+    regression = params.label in TARGET_LABELS
     identity = {k: v for k, v in params.to_dict().items() if k != "debug"}
+    attrs = {"parameter_file": params.to_dict(), "label": params.label, "channel_names": names}
+    if classes is not None:
+        attrs["class_names"] = classes[0]
     return lake.writer(
         "images",
         dataset=dataset,
@@ -392,13 +410,29 @@ def image_writer(lake, dataset: str, imageset: str, params: ImageParameters, epo
                "target": len(names) if regression else 0},
         parameters={"parameter_file": identity, "epochs": epochs},
         seed=params.seed,
-        attrs={"parameter_file": params.to_dict(), "label": params.label, "channel_names": names},
+        attrs=attrs,
     )  # fmt: skip
+
+
+def _structure_classes(lake, dataset: str):
+    """(class names, per-model class indices) of the dataset's models, or None; models
+    without a class (-1) are an error for Class labels."""
+    from hrtemlake.simulate.dataset import structure_classes
+
+    if not lake.exists("structures", dataset=dataset):
+        return None
+    found = structure_classes(lake, dataset)
+    if found is not None and (found[1] < 0).any():
+        missing = np.flatnonzero(found[1] < 0)[:5].tolist()
+        raise ParameterError("label", f"Class labels: models {missing} of '{dataset}' have no "
+                                      f"class among {found[0]}")  # fmt: skip
+    return found
 
 
 def store_image_set(
     lake, dataset: str, imageset: str, params: ImageParameters, channel_names: Sequence[str],
     values: Mapping[str, Any], parameters: Optional[Mapping[str, Any]] = None,
+    class_names: Optional[Sequence[str]] = None,
 ) -> str:  # fmt: skip
     """Store images made outside the exit-wave pipeline (a simulated series, synthetic data)
     as ``simulations/<dataset>/images/<imageset>`` in one write, so networks train on them.
@@ -407,20 +441,26 @@ def store_image_set(
     channel, y, x) or ``targets`` (model, epoch, target), plus any drawn parameters known;
     the drawn parameters not given are stored as 0. ``parameters`` (default: the parameter
     file and the number of epochs) is the set's identity. A complete set is left as it is.
+    ``class_names``: the classes of a Class image set (its ``targets`` are indices into them).
     Returns ``DATASET/IMAGESET``.
     """
     from hrtemlake.lake.schema import WRITE_SESSION, get_schema
 
     n, epochs, focus, ny, nx = np.shape(values["image"])
     regression = "targets" in values
+    if params.label == "Class" and not class_names:
+        raise ParameterError("label", "a Class image set needs its class_names")
+    attrs = {"parameter_file": params.to_dict(), "label": params.label,
+             "channel_names": list(channel_names)}
+    if class_names:
+        attrs["class_names"] = [str(name) for name in class_names]
     writer = lake.writer(
         "images", dataset=dataset, imageset=imageset, n_items=n,
         sizes={"epoch": epochs, "focus": focus, "y": ny, "x": nx,
                "channel": 0 if regression else len(channel_names),
                "target": len(channel_names) if regression else 0},
         parameters=parameters or {"parameter_file": params.to_dict(), "epochs": epochs},
-        attrs={"parameter_file": params.to_dict(), "label": params.label,
-               "channel_names": list(channel_names)},
+        attrs=attrs,
     )  # fmt: skip
     if not writer.completed().all():
         values = dict(values)
@@ -470,13 +510,19 @@ def compute_image_block(
     class_names = _class_names(lake, dataset)
     if params.label in LABELS_FROM_SITES:
         sites = load_sites(lake, dataset, block, counts=params.label in COLUMN_LABELS)
+    labels: list = [None] * len(block)
+    if params.label == "Class":
+        found = _structure_classes(lake, dataset)
+        if found is None:
+            params.check_dataset(has_sites=class_names is not None, has_classes=False)
+        labels = [int(found[1][i]) for i in block]
     results = [
         synthesize_images(
             wave, float(group["sampling"][()]), params, epoch_seeds(params.seed, index, epochs),
             energy=float(group["energy"][()]), sites=site, class_names=class_names,
-            device=device, workers=workers,
+            device=device, workers=workers, structure_class=label,
         )
-        for index, wave, site in zip(block, waves, sites)
+        for index, wave, site, label in zip(block, waves, sites, labels)
     ]  # fmt: skip
     writer.write(block.start, {name: np.stack([r[name] for r in results]) for name in results[0]})
     return len(block)

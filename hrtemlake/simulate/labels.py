@@ -84,6 +84,8 @@ def channel_names(
         return ["height"]
     if params.label == "Denoise":
         return [f"focus_{i}" for i in range(params.num_focal)]
+    if params.label == "Class":
+        return ["class"]
     return list(params.regression_targets)
 
 

@@ -51,6 +51,7 @@ __all__ = [
     "DRAWN_PARAMETERS",
     "LABELS",
     "LABELS_FROM_SITES",
+    "TARGET_LABELS",
     "MTF_MODELS",
     "NOISE_MODELS",
     "RANGE_FIELDS",
@@ -62,8 +63,11 @@ __all__ = [
 
 #: Label types: segmentation (Mask, Disk, Gaussian), exit wave regression (Exitwave),
 #: noise-free image target (Denoise), microscope-parameter targets (Regression) and the
-#: number of atoms in each atomic column (Heights, seed 000).
-LABELS = ("Mask", "Disk", "Gaussian", "Exitwave", "Denoise", "Regression", "Heights")
+#: number of atoms in each atomic column (Heights, seed 000) and the class of the imaged
+#: model (Class: e.g. a nanotube's chirality, seed 004).
+LABELS = ("Mask", "Disk", "Gaussian", "Exitwave", "Denoise", "Regression", "Heights", "Class")
+#: Labels that are numbers per image (the images group's ``targets``), not images.
+TARGET_LABELS = ("Regression", "Class")
 #: Labels that segment the atomic structure and need the dataset's atomic sites.
 SITE_LABELS = ("Mask", "Disk", "Gaussian")
 #: Labels that give each atomic column a value (its height, i.e. number of atoms): they
@@ -138,7 +142,10 @@ class ImageParameters:
         MTF; slides of seed 004, "denoising autoencoder"); Regression: the drawn
         microscope parameters named in ``regression_targets`` (e.g. defocus and
         astigmatism, seed 004); Heights: the number of atoms of each atomic column on a
-        disc of width ``spotsize`` around it (column heights, seed 000).
+        disc of width ``spotsize`` around it (column heights, seed 000); Class: the class
+        index of the imaged model (``structure_class``, e.g. a nanotube's chirality, seed
+        004), stored as the one target "class" with the names in the image set's
+        attribute ``class_names``; needs a dataset whose models carry classes.
     image_epochs : int
         Images (at different microscope parameters) per exit wave (training data).
     image_size : (int, int)
@@ -287,7 +294,8 @@ class ImageParameters:
         """Number of images per focal series (1 without ``multifocus``)."""
         return 1 if self.multifocus is None else int(self.multifocus[0])
 
-    def check_dataset(self, has_sites: bool, num_site_classes: Optional[int] = None) -> None:
+    def check_dataset(self, has_sites: bool, num_site_classes: Optional[int] = None,
+                      has_classes: bool = False) -> None:
         """Check these parameters against a dataset of exit waves.
 
         Parameters
@@ -296,6 +304,9 @@ class ImageParameters:
             Whether the dataset stores atomic sites (column positions).
         num_site_classes : int, optional
             Number of site classes (e.g. 3 for 1Mo, 2S, 1S in MoS2).
+        has_classes : bool
+            Whether the dataset's models carry classes (``structure_class``, e.g. nanotube
+            chiralities); Class labels need them.
 
         Raises
         ------
@@ -304,6 +315,11 @@ class ImageParameters:
             Gaussian labels whose ``num_classes`` is not ``num_site_classes`` plus the
             background channel.
         """
+        if self.label == "Class" and not has_classes:
+            raise ParameterError(
+                "label", "Class labels need models that carry a class (structure_class, "
+                "e.g. nanotubes' chiralities); the dataset's models have none"
+            )
         if self.label in LABELS_FROM_SITES and not has_sites:
             raise ParameterError(
                 "label", f"{self.label} labels need atomic sites, the dataset has none"
@@ -339,6 +355,7 @@ def expected_num_classes(
     Denoise      ``num_focal`` (one noise-free image per input image); no null class
     Regression   ``num_targets`` (one per regression target); no null class
     Heights      1 (atoms per column); no null class
+    Class        1 (the one target "class": the model's class index); no null class
     ============ ================================================================
 
     Returns -1 for Disk/Gaussian when ``num_site_classes`` is unknown.
@@ -350,7 +367,7 @@ def expected_num_classes(
         return -1 if num_site_classes is None else num_site_classes + background
     if label == "Exitwave":
         return 2
-    if label == "Heights":
+    if label in ("Heights", "Class"):
         return 1
     if label == "Denoise":
         return num_focal

@@ -120,7 +120,7 @@ def preview_figure(
         heights = ax.imshow(label[0], cmap="viridis", interpolation="nearest")
         figure.colorbar(heights, ax=ax, shrink=0.8, label="atoms per column")
         ax.set_title("label: column heights", fontsize=9)
-    elif label_kind == "Regression":
+    elif label_kind in ("Regression", "Class"):
         ax.imshow(images[0], cmap="gray", interpolation="nearest")
         text = "\n".join(f"{n} = {v:.4g}" for n, v in zip(channel_names, np.ravel(target)))
         ax.text(0.03, 0.97, text, transform=ax.transAxes, va="top", fontsize=8,

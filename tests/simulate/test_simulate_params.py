@@ -186,8 +186,9 @@ def test_expected_num_classes_table():
     with pytest.raises(ValueError):
         expected_num_classes("Blob", False)
     assert expected_num_classes("Heights", False) == 1
+    assert expected_num_classes("Class", False) == 1
     assert set(LABELS) == {"Mask", "Disk", "Gaussian", "Exitwave", "Denoise", "Regression",
-                           "Heights"}  # fmt: skip
+                           "Heights", "Class"}  # fmt: skip
 
 
 def test_check_dataset():
