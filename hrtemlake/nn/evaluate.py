@@ -172,17 +172,11 @@ def evaluate_network(
         block = np.arange(start, min(start + chunk, images.n_models))
         if writer.completed()[block].all():
             continue
-        writer.write(start, _declared(writer, scorer.block(model, block, batch_size)))
+        writer.write(start, scorer.block(model, block, batch_size))
         if progress is not None:
             progress(int(block[-1]) + 1, images.n_models)
     return lake.dataset("evaluations", network=network, dataset=images.dataset,
                         imageset=images.imageset)  # fmt: skip
-
-
-def _declared(writer, scores: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The scores the catalog's ``evaluations`` group declares: a score gets stored once
-    the catalog has a variable for it (the column-height scores are computed either way)."""
-    return {name: values for name, values in scores.items() if name in writer.spec.variables}
 
 
 def _drop_stale(lake, parameters: dict, **names: str) -> None:

@@ -367,9 +367,8 @@ def _build(options: TrainingOptions, images: ImageSet, goal, name: str) -> keras
             raise TrainingError(f"image set '{images.name}': the denoiser maps each of its "
                                 f"{images.n_focus} focus images to one label channel, but it "
                                 f"has {len(images.channel_names)}")  # fmt: skip
-        sizes = {k: v for k, v in (("filters", options.filters), ("kernel", options.kernel),
-                                   ("depth", options.depth)) if v is not None}  # fmt: skip
-        return build_denoiser(images.n_focus, seed=options.seed, name=name, **sizes)
+        return build_denoiser(images.n_focus, seed=options.seed, name=name,
+                              **_head_sizes(options))  # fmt: skip
     if images.label == "Class" or options.arch == "classifier":
         from hrtemlake.nn.heads import build_classifier
 
@@ -380,25 +379,27 @@ def _build(options: TrainingOptions, images: ImageSet, goal, name: str) -> keras
         if len(images.class_names) < 2:
             raise TrainingError(f"image set '{images.name}' has the classes "
                                 f"{list(images.class_names)}: a classifier needs at least 2")  # fmt: skip
-        sizes = {k: v for k, v in (("filters", options.filters), ("kernel", options.kernel),
-                                   ("depth", options.depth)) if v is not None}  # fmt: skip
         return build_classifier(images.n_focus, len(images.class_names), seed=options.seed,
-                                name=name, **sizes)  # fmt: skip
+                                name=name, **_head_sizes(options))  # fmt: skip
     if images.label == "Regression" or options.arch == "regressor":
         from hrtemlake.nn.heads import build_regressor
 
         if (images.label, options.arch) != ("Regression", "regressor"):
             raise TrainingError(f"image set '{images.name}' has {images.label} labels: "
                                 f"train them with --arch regressor only with Regression labels")  # fmt: skip
-        sizes = {k: v for k, v in (("filters", options.filters), ("kernel", options.kernel),
-                                   ("depth", options.depth)) if v is not None}  # fmt: skip
         return build_regressor(images.n_focus, len(images.channel_names), seed=options.seed,
-                               name=name, **sizes)  # fmt: skip
+                               name=name, **_head_sizes(options))  # fmt: skip
     return build_network(
         options.arch, images.n_focus, len(images.channel_names), goal.activation,
         filters=options.filters, kernel=options.kernel, layers=options.layers,
         depth=options.depth, seed=options.seed, name=name,
     )  # fmt: skip
+
+
+def _head_sizes(options: TrainingOptions) -> dict[str, int]:
+    """The size options an image-level head was given (its own defaults for the rest)."""
+    given = (("filters", options.filters), ("kernel", options.kernel), ("depth", options.depth))
+    return {key: value for key, value in given if value is not None}
 
 
 def _set_target_scale(model: keras.Model, options: TrainingOptions) -> None:
