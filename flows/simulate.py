@@ -15,6 +15,7 @@ from hrtemlake.lake import ItemWriter, Lake
 from hrtemlake.md.amplitudes import load_vibrations
 from hrtemlake.simulate.dataset import (
     compute_exitwave_block,
+    exitwave_wisdom,
     exitwave_writer,
     missing_exitwave_blocks,
     simulate_structures,
@@ -23,8 +24,16 @@ from hrtemlake.simulate.exitwaves import ExitWaveSettings, default_energy
 
 
 @task(name="exit-waves", retries=1, retry_delay_seconds=5)
-def exitwave_task(writer: ItemWriter, dataset: str, block: range, settings: ExitWaveSettings, seed: int) -> int:
-    return compute_exitwave_block(writer, dataset, block, settings, seed)
+def exitwave_task(
+    writer: ItemWriter, dataset: str, block: range, settings: ExitWaveSettings, seed: int, wisdom
+) -> int:
+    return compute_exitwave_block(writer, dataset, block, settings, seed, wisdom)
+
+
+@task(name="fft-plans")
+def fft_plans_task(lake: str, dataset: str, settings: ExitWaveSettings):
+    # on a worker: the abTEM import and JIT it pays here are paid once per worker anyway
+    return exitwave_wisdom(Lake(lake), dataset, settings)
 
 
 @flow(name="simulate-dataset", log_prints=True)
@@ -69,7 +78,9 @@ def simulate_dataset(
     blocks = missing_exitwave_blocks(writer, per_block=models_per_task)
     total = sum(len(b) for b in blocks)
     logger.info("%s: %d models built, %d exit waves to compute", dataset, built, total)
-    futures = [exitwave_task.submit(writer, dataset, block, settings, seed) for block in blocks]
+    # one set of FFT plans for every worker: the same bits whoever computes a model
+    wisdom = fft_plans_task.submit(store.location, dataset, settings).result() if blocks else None
+    futures = [exitwave_task.submit(writer, dataset, block, settings, seed, wisdom) for block in blocks]
     done = 0
     for future in futures:
         done += future.result()

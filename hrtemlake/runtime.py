@@ -222,7 +222,8 @@ def task_runner(
             "dashboard_address": None,
             **kwargs,
         }
-        return DaskTaskRunner(cluster_class=config["class"], cluster_kwargs=kwargs)
+        # Dask's LocalCluster with glibc's memory thresholds in the workers (see the module)
+        return DaskTaskRunner(cluster_class="hrtemlake.localcluster.LocalCluster", cluster_kwargs=kwargs)
     adapt = config.get("adapt")
     scale = workers or config.get("scale")
     if scale and not adapt:

@@ -13,6 +13,18 @@ import pytest
 SHARED_TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_cache_folder(tmp_path_factory):
+    """Keep the session's measured FFT plans out of the user's cache folder."""
+    previous = os.environ.get("HRTEMLAKE_CACHE")
+    os.environ["HRTEMLAKE_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if previous is None:
+        os.environ.pop("HRTEMLAKE_CACHE", None)
+    else:
+        os.environ["HRTEMLAKE_CACHE"] = previous
+
+
 @pytest.fixture
 def lake_path(tmp_path: Path) -> str:
     """A fresh lake location (not yet created)."""

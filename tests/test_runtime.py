@@ -65,6 +65,7 @@ def test_local_task_runner_defaults():
     runner = task_runner(workers=3)
     assert runner.cluster_kwargs["n_workers"] == 3
     assert runner.cluster_kwargs["threads_per_worker"] == 1
+    assert runner.cluster_class == "hrtemlake.localcluster.LocalCluster"
 
 
 def test_container_command_line(tmp_path):
@@ -99,3 +100,31 @@ def test_in_process_run_without_container(lake_path, capsys):
     assert run_hrtemlake(["lake", "check", "--lake", lake_path], lake=lake_path) == 0
     assert "0 error(s)" in capsys.readouterr().out
     assert run_hrtemlake(["lake", "ls", "--lake", str(Path(lake_path).parent / "none")]) == 2
+
+
+def _worker_malloc_settings() -> dict:
+    import os
+
+    return {k: os.environ.get(k) for k in ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_")}
+
+
+def test_local_workers_keep_glibc_steady_state_thresholds(monkeypatch):
+    from hrtemlake.localcluster import LocalCluster
+
+    # earlier Dask clusters in this process may have exported Dask's own value
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
+        with cluster.get_client() as client:
+            [seen] = client.run(_worker_malloc_settings).values()
+    assert seen == {"MALLOC_TRIM_THRESHOLD_": str(64 * 2**20), "MALLOC_MMAP_THRESHOLD_": str(32 * 2**20)}
+
+
+def test_a_users_own_malloc_setting_wins(monkeypatch):
+    import dask
+
+    from hrtemlake.localcluster import worker_environment
+
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": 1024}):
+        assert worker_environment()["MALLOC_TRIM_THRESHOLD_"] == 1024
+        assert "MALLOC_MMAP_THRESHOLD_" not in worker_environment()

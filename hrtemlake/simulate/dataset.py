@@ -17,6 +17,7 @@ from ase import Atoms
 from hrtemlake.errors import ParameterError
 from hrtemlake.lake import ItemWriter, Lake, chunk_blocks
 from hrtemlake.simulate.exitwaves import ExitWaveSettings, compute_exit_wave
+from hrtemlake.simulate.fftplans import Wisdom, fft_wisdom
 
 __all__ = [
     "model_rng",
@@ -25,6 +26,7 @@ __all__ = [
     "load_atoms",
     "exitwave_writer",
     "compute_exitwave_block",
+    "exitwave_wisdom",
     "missing_exitwave_blocks",
 ]
 
@@ -176,21 +178,40 @@ def exitwave_writer(lake: Lake, dataset: str, settings: ExitWaveSettings) -> Ite
     )
 
 
+def exitwave_wisdom(lake: Lake, dataset: str, settings: ExitWaveSettings) -> Wisdom | None:
+    """The FFT plans for ``dataset``'s exit waves, measured once per machine (see
+    :mod:`hrtemlake.simulate.fftplans`); give them to every :func:`compute_exitwave_block`."""
+    return fft_wisdom(load_atoms(lake, dataset, [0])[0], settings)
+
+
 def missing_exitwave_blocks(writer: ItemWriter, per_block: int = 1) -> list[range]:
     """Chunk-aligned blocks of models whose exit waves are still missing."""
     return chunk_blocks(writer.missing(), writer.spec.item_chunk, per_block, writer.n_items)
 
 
 def compute_exitwave_block(
-    writer: ItemWriter, dataset: str, block: range, settings: ExitWaveSettings, seed: int = 0
+    writer: ItemWriter,
+    dataset: str,
+    block: range,
+    settings: ExitWaveSettings,
+    seed: int = 0,
+    wisdom: Wisdom | None = None,
 ) -> int:
-    """Compute and store the exit waves of models ``block``; returns how many."""
+    """Compute and store the exit waves of models ``block``; returns how many.
+
+    ``wisdom`` (:func:`exitwave_wisdom`) is the FFT plans every block of the dataset shares;
+    without it, the plans this machine keeps for the dataset's grid (measured here the
+    first time).
+    """
     lake = Lake(writer.location, mode="r")
     models = load_atoms(lake, dataset, block)
+    if wisdom is None:
+        wisdom = fft_wisdom(models[0], settings)
     shape = writer.array("exit_wave").shape[1:]
     waves = []
     for index, atoms in zip(block, models):
-        wave = compute_exit_wave(atoms, settings, seed=int(model_rng(seed, index).integers(2**31)))
+        rng_seed = int(model_rng(seed, index).integers(2**31))
+        wave = compute_exit_wave(atoms, settings, seed=rng_seed, wisdom=wisdom)
         if wave.shape != shape:
             raise ParameterError(
                 f"model {index} of '{dataset}' has a {wave.shape} exit wave; the dataset's is "
