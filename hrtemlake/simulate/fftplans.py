@@ -54,8 +54,9 @@ def fft_wisdom(atoms: Atoms, settings: ExitWaveSettings) -> Wisdom | None:
     """FFTW wisdom covering the exit waves of models with ``atoms``' cell and ``settings``.
 
     Read from :func:`wisdom_file` when this grid was measured before; otherwise measured
-    here on a one-atom stand-in in the same cell (the FFTs depend on the grid and on the
-    number of frozen-phonon configurations, not on the atoms) and added to the file.
+    here on a one-atom, one-slice stand-in with the same lateral cell (the FFTs depend on
+    the grid and the number of frozen-phonon configurations, not on the atoms or the
+    thickness) and added to the file.
     Returns None on the GPU, where cuFFT plans are deterministic.
     """
     if settings.device != "cpu":
@@ -93,9 +94,11 @@ def _plan_key(atoms: Atoms, settings: ExitWaveSettings) -> str:
 
 
 def _stand_in_exit_wave(atoms: Atoms, settings: ExitWaveSettings) -> None:
+    """One slice of one atom in ``atoms``' lateral cell: every slice runs the same FFTs."""
     from hrtemlake.simulate.exitwaves import measure_exit_wave
 
-    cell = np.asarray(atoms.cell)
+    cell = np.array(atoms.cell)
+    cell[2] = [0.0, 0.0, settings.slice_thickness]
     stand_in = Atoms("C", positions=[cell.sum(axis=0) / 2], cell=cell, pbc=True)
     sigma = settings.phonon_sigma or (0.05 if settings.frozen_phonons else 0.0)
     measure_exit_wave(stand_in, replace(settings, vibrations=None, phonon_sigma=sigma), seed=0)

@@ -77,3 +77,27 @@ def test_processes_given_the_same_wisdom_compute_the_same_bits(cache):
     estimated = compute_exit_wave(_atoms(), SETTINGS).ravel()  # no wisdom: ESTIMATE plans
     np.testing.assert_allclose(waves[0], estimated, rtol=0, atol=1e-5)
     assert np.abs(estimated - 1).max() > 0.05  # the atoms do scatter the wave
+
+
+_THICK = """
+import sys, pickle, pyfftw
+from ase import Atoms
+from hrtemlake.simulate.exitwaves import ExitWaveSettings, compute_exit_wave
+from hrtemlake.simulate.fftplans import use_wisdom
+atoms = Atoms("MoS2", positions=[[4, 4, 13], [5.6, 4.9, 11.4], [5.6, 4.9, 14.6]], cell=[9.6, 8.0, 26.0], pbc=True)
+wisdom = pickle.loads(sys.stdin.buffer.read())
+use_wisdom(wisdom)
+known = pyfftw.export_wisdom()
+compute_exit_wave(atoms, ExitWaveSettings(energy=80e3, sampling=0.08, slice_thickness=0.5), wisdom=wisdom)
+print(pyfftw.export_wisdom() == known)
+"""
+
+
+def test_the_stand_in_plans_every_fft_of_a_real_model(cache):
+    """A 52-slice model needs no plan beyond those of the one-slice stand-in."""
+    import pickle
+
+    wisdom = fft_wisdom(_atoms(), SETTINGS)
+    child = subprocess.run([sys.executable, "-c", _THICK], input=pickle.dumps(wisdom),
+                           capture_output=True, check=True)  # fmt: skip
+    assert child.stdout.decode().split() == ["True"]
