@@ -61,8 +61,9 @@ class FrameRecord:
     ----------
     data : numpy.ndarray or dask.array.Array
         The frame (y, x) in the file's own dtype and intensity units [counts]. DigitalMicrograph
-        frames are lazy Dask arrays (one chunk per frame, read on ``numpy.asarray``); TIFF
-        frames are NumPy arrays read page by page as the iterator advances.
+        frames are lazy: read-only ``numpy.memmap`` views of the file (Dask arrays for the
+        rare data RosettaSciIO has to decode); TIFF frames are NumPy arrays read page by page
+        as the iterator advances.
     pixel_size : tuple of float or None
         Pixel size (y, x) [Å]; None when the file carries no real-space calibration.
     time : datetime or float or None
