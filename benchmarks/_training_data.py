@@ -14,6 +14,12 @@ that has already imported TensorFlow stays safe; one pool serves every stage unt
 :func:`shutdown_workers`); blocks are chunk-aligned, so the workers write disjoint chunks,
 exactly as the Dask flows do.
 
+The command line of the benchmarks is shared too: :func:`benchmark_parser` and
+:func:`common_arguments` add the options they have in common (:data:`SHARED_OPTIONS`),
+:func:`resolve` fills the ones left unset from a benchmark's ``DEFAULTS`` or ``QUICK``, and
+:func:`describe_network`, :meth:`Stages.summary` and :func:`write_numbers` word and write
+their results alike.
+
 Dataset and image-set names carry the numbers that define them (model count, seed, image
 size, image epochs): the writers refuse to reopen a group with other parameters, and a
 dataset built with more models would otherwise silently hold more than asked for.
@@ -21,6 +27,8 @@ dataset built with more models would otherwise silently hold more than asked for
 
 from __future__ import annotations
 
+import argparse
+import json
 import multiprocessing
 import sys
 import tempfile
@@ -30,7 +38,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from hrtemlake.lake import Lake
 from hrtemlake.simulate.dataset import (
@@ -49,9 +57,18 @@ from hrtemlake.simulate.params import ImageParameters, load_parameters
 
 __all__ = [
     "Dataset",
+    "FLAKE_HELP",
+    "SHARED_OPTIONS",
     "Stages",
+    "benchmark_parser",
+    "common_arguments",
+    "describe_network",
     "example_parameters",
     "lake_location",
+    "msd_own_width",
+    "option_values",
+    "resolve",
+    "write_numbers",
     "mos2_dataset",
     "mos2_parameters",
     "au_ceo2_dataset",
@@ -231,6 +248,116 @@ def train_or_resume(lake: Lake, name: str, train: str, validation: str, epochs: 
     return {"epochs_run": len(result.curve), "curve": result.curve}
 
 
+# -- command line ------------------------------------------------------------------------
+
+#: The options the training benchmarks share: ``add_argument`` keywords by flag. The data
+#: and network options have no default: they stay None until :func:`resolve` fills them
+#: from the benchmark's DEFAULTS or QUICK, so that ``--quick`` changes only what is unset.
+SHARED_OPTIONS: dict[str, dict[str, Any]] = {
+    "--lake": {"default": None, "help": "lake to build in / reuse (default: new temp)"},
+    "--quick": {"action": "store_true", "help": "smoke test: tiny and fast"},
+    "--seed": {"type": int, "default": 0, "help": "seed of data and network"},
+    "--train-models": {"type": int},
+    "--val-models": {"type": int},
+    "--test-models": {"type": int},
+    "--test-epochs": {"type": int, "help": "image epochs per test model"},
+    "--epochs": {"type": int, "help": "training epochs"},
+    "--image-epochs": {"type": int, "help": "stored image epochs per training model"},
+    "--arch": {"choices": ("unet", "unetpp", "msdnet")},
+    "--filters": {"type": int, "help": "U-net: first-level channels"},
+    "--depth": {"type": int, "help": "U-net levels"},
+    "--kernel": {"type": int, "help": "convolution kernel side [px]"},
+    "--batch-size": {"type": int},
+    "--learning-rate": {"type": float, "default": 1e-3, "help": "Adam (AMSGrad)"},
+    "--dose-bins": {"type": int, "default": 4, "help": "log-spaced dose bins"},
+    "--mixed-precision": {"action": "store_true", "help": "bfloat16 compute on CPU"},
+    "--workers": {"type": int, "default": 2, "help": "LakeBatches threads"},
+    "--jobs": {"type": int, "default": 2, "help": "processes for the simulation"},
+    "--json": {"default": None, "metavar": "PATH", "help": "write the numbers here"},
+}
+
+#: Help texts of the benchmarks on MoS2 flakes imaged one at a time (no focal series).
+FLAKE_HELP = {
+    "--train-models": "training flakes",
+    "--val-models": "validation flakes (1 image each)",
+    "--test-models": "held-out flakes",
+    "--test-epochs": "images per held-out flake",
+    "--image-epochs": "stored images per training flake",
+}
+
+
+def benchmark_parser(doc: str) -> argparse.ArgumentParser:
+    """A parser whose ``--help`` starts with the benchmark's docstring ``doc``, as written.
+
+    Parameters
+    ----------
+    doc : str
+        The module docstring (its line breaks and indented command lines are kept).
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
+    return argparse.ArgumentParser(description=doc,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+
+
+def common_arguments(parser: argparse.ArgumentParser, *flags: str,
+                     helps: Optional[Mapping[str, str]] = None) -> None:  # fmt: skip
+    """Add the shared options ``flags`` (keys of :data:`SHARED_OPTIONS`) to ``parser``.
+
+    They are added in the order given, so that a benchmark interleaves them with its own
+    options and its ``--help`` lists them where it always has.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The benchmark's parser.
+    *flags : str
+        The shared options to add, e.g. ``"--lake", "--quick", "--seed"``.
+    helps : mapping of str to str, optional
+        Help texts that replace the shared ones, by flag (a benchmark's own wording).
+    """
+    for flag in flags:
+        keywords = dict(SHARED_OPTIONS[flag])
+        if helps and flag in helps:
+            keywords["help"] = helps[flag]
+        parser.add_argument(flag, **keywords)
+
+
+def resolve(args: argparse.Namespace, defaults: Mapping[str, Any], quick: Mapping[str, Any],
+            skip: Iterable[str] = ()) -> argparse.Namespace:  # fmt: skip
+    """Fill the options left unset (None) from ``defaults``, or from ``quick`` with ``--quick``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line; it needs ``quick`` and an attribute per key of the presets.
+    defaults, quick : mapping of str to any
+        The values of a full run and of a smoke test, by attribute name.
+    skip : iterable of str, optional
+        Keys left as they are (a preset key that is no option, or an option that is to stay
+        None, see :func:`msd_own_width`).
+
+    Returns
+    -------
+    argparse.Namespace
+        ``args`` itself, filled.
+    """
+    skipped = set(skip)
+    for key, value in (quick if args.quick else defaults).items():
+        if key not in skipped and getattr(args, key) is None:
+            setattr(args, key, value)
+    return args
+
+
+def msd_own_width(args: argparse.Namespace) -> tuple[str, ...]:
+    """``("filters",)`` for ``--arch msdnet``: what :func:`resolve` is to skip so that an
+    MSD-net without ``--filters`` keeps its own default width (3 channels per layer), not
+    the U-net's first-level channels of the presets."""
+    return ("filters",) if args.arch == "msdnet" else ()
+
+
 # -- reporting ---------------------------------------------------------------------------
 
 
@@ -253,6 +380,53 @@ class Stages:
     @property
     def total(self) -> float:
         return time.perf_counter() - self.began
+
+    def summary(self) -> str:
+        """The wall time of every stage and the total, as the benchmarks' last lines give it."""
+        total = self.total
+        return (", ".join(f"{k} {v:.0f} s" for k, v in self.seconds.items())
+                + f"; total {total:.0f} s ({total / 60:.1f} min)")  # fmt: skip
+
+
+def describe_network(info, args: argparse.Namespace, trained: dict[str, Any]) -> str:
+    """Architecture, batch size and epochs of a trained pixel network, for a report.
+
+    Parameters
+    ----------
+    info : hrtemlake.nn.registry.NetworkInfo
+        The network's registry entry (its stored architecture wins over ``args.arch``).
+    args : argparse.Namespace
+        The benchmark's options (``arch``, ``batch_size``, ``epochs``).
+    trained : dict
+        :func:`train_or_resume`'s result (the epochs run by this call).
+
+    Returns
+    -------
+    str
+    """
+    shape = {k: v for k, v in info.architecture.items() if k != "arch"}
+    return (f"{info.architecture.get('arch', args.arch)} {shape}, batch {args.batch_size}, "
+            f"{args.epochs} epochs ({trained['epochs_run']} run now)")  # fmt: skip
+
+
+def option_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The options as JSON values (tuples as lists), for a result file."""
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items()}
+
+
+def write_numbers(path: Optional[str], result: dict[str, Any]) -> None:
+    """Write ``result`` as JSON to ``path`` (``--json``; nothing when None).
+
+    Parameters
+    ----------
+    path : str or None
+        The file to write.
+    result : dict
+        The benchmark's numbers; numpy scalars are written as floats.
+    """
+    if path:
+        Path(path).write_text(json.dumps(result, indent=2, default=float) + "\n")
+        print(f"numbers written to {path}")
 
 
 def lake_location(given: Optional[str], prefix: str) -> str:

@@ -44,8 +44,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _training_data import (  # noqa: E402
     Stages,
     au_ceo2_dataset,
+    benchmark_parser,
+    common_arguments,
+    describe_network,
     example_parameters,
     lake_location,
+    resolve,
     shutdown_workers,
     simulate_dataset,
     simulate_image_set,
@@ -65,38 +69,21 @@ QUICK = dict(train_models=8, val_models=2, test_models=4, test_epochs=1, epochs=
              batch_size=4)  # fmt: skip
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    parser.add_argument("--lake", default=None, help="lake to build in / reuse (default: new temp)")
-    parser.add_argument("--quick", action="store_true", help="smoke test: tiny and fast")
-    parser.add_argument("--seed", type=int, default=0, help="seed of data and network")
-    parser.add_argument("--train-models", type=int)
-    parser.add_argument("--val-models", type=int)
-    parser.add_argument("--test-models", type=int)
-    parser.add_argument("--test-epochs", type=int, help="image epochs per test model")
-    parser.add_argument("--epochs", type=int, help="training epochs")
-    parser.add_argument("--image-epochs", type=int, help="stored image epochs per training model")
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = benchmark_parser(__doc__)
+    common_arguments(parser, "--lake", "--quick", "--seed", "--train-models", "--val-models",
+                     "--test-models", "--test-epochs", "--epochs", "--image-epochs")  # fmt: skip
     parser.add_argument("--size", type=int, help="image side [pixels] (cell: size x 0.25 Å)")
     parser.add_argument("--layers", type=int, nargs=2, default=(4, 7), metavar=("MIN", "MAX"),
                         help="range of particle layers (Miller families)")  # fmt: skip
     parser.add_argument("--log-dose", type=float, nargs=2, default=(3.0, 5.0),
                         metavar=("LOW", "HIGH"), help="log10 of the dose range [e⁻/Å²]")  # fmt: skip
     parser.add_argument("--spotsize", type=float, default=0.8, help="column spot diameter [Å]")
-    parser.add_argument("--arch", choices=("unet", "unetpp", "msdnet"))
-    parser.add_argument("--filters", type=int, help="U-net: first-level channels")
-    parser.add_argument("--depth", type=int, help="U-net levels")
-    parser.add_argument("--kernel", type=int, help="convolution kernel side [px]")
+    common_arguments(parser, "--arch", "--filters", "--depth", "--kernel")
     parser.add_argument("--msd-layers", dest="msd_layers", type=int, default=10,
                         help="MSD-net layers")  # fmt: skip
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--workers", type=int, default=2, help="LakeBatches threads")
-    parser.add_argument("--jobs", type=int, default=2, help="processes for the simulation")
-    args = parser.parse_args()
-    for key, value in (QUICK if args.quick else DEFAULTS).items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
-    return args
+    common_arguments(parser, "--batch-size", "--workers", "--jobs")
+    return resolve(parser.parse_args(argv), DEFAULTS, QUICK)
 
 
 @dataclass
@@ -237,9 +224,7 @@ def report(args, lake, name, trained, stored, median, counted, stages, location,
           f"{args.size}x{args.size} px at {SAMPLING[0]}-{SAMPLING[1]} Å/px, dose "
           f"1e{args.log_dose[0]:g}-1e{args.log_dose[1]:g} e/Å², spot {args.spotsize:g} Å, "
           f"{args.image_epochs} image epochs")  # fmt: skip
-    print(f"  network     : {info.architecture.get('arch', args.arch)} "
-          f"{ {k: v for k, v in info.architecture.items() if k != 'arch'} }, "
-          f"batch {args.batch_size}, {args.epochs} epochs ({trained['epochs_run']} run now)")  # fmt: skip
+    print(f"  network     : {describe_network(info, args, trained)}")
     print(f"  test columns: {net.columns} particle columns in {len(net.per_image)} images")
     print(f"  exact count : network {net.fraction():.3f}, baseline (median training height "
           f"{median:g} atoms) {base.fraction():.3f}, ratio {ratio:.2f}")  # fmt: skip
@@ -253,8 +238,7 @@ def report(args, lake, name, trained, stored, median, counted, stages, location,
         f"1e{d}: {t.fraction():.3f} ({t.columns} columns)"
         for d, t in sorted(counted["by_decade"].items())))  # fmt: skip
     print("  stored evaluation (medians): " + ", ".join(f"{k} {v:.3f}" for k, v in stored.items()))
-    print("  wall time   : " + ", ".join(f"{k} {v:.0f} s" for k, v in stages.seconds.items())
-          + f"; total {stages.total:.0f} s ({stages.total / 60:.1f} min)")  # fmt: skip
+    print(f"  wall time   : {stages.summary()}")
     print(f"  lake        : {location}  (network '{name}')")
     print("=" * 76)
 

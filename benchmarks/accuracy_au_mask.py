@@ -40,7 +40,12 @@ from _training_data import (  # noqa: E402
     Stages,
     au_ceo2_dataset,
     au_ceo2_parameters,
+    benchmark_parser,
+    common_arguments,
+    describe_network,
     lake_location,
+    msd_own_width,
+    resolve,
     simulate_dataset,
     shutdown_workers,
     simulate_image_set,
@@ -60,40 +65,20 @@ QUICK = dict(train_models=6, val_models=2, test_models=4, test_epochs=2, epochs=
              batch_size=4)  # fmt: skip
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    parser.add_argument("--lake", default=None, help="lake to build in / reuse (default: new temp)")
-    parser.add_argument("--quick", action="store_true", help="smoke test: tiny and fast")
-    parser.add_argument("--seed", type=int, default=0, help="seed of data and network")
-    parser.add_argument("--train-models", type=int)
-    parser.add_argument("--val-models", type=int)
-    parser.add_argument("--test-models", type=int)
-    parser.add_argument("--test-epochs", type=int, help="image epochs per test model")
-    parser.add_argument("--epochs", type=int, help="training epochs")
-    parser.add_argument("--image-epochs", type=int, help="stored image epochs per training model")
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = benchmark_parser(__doc__)
+    common_arguments(parser, "--lake", "--quick", "--seed", "--train-models", "--val-models",
+                     "--test-models", "--test-epochs", "--epochs", "--image-epochs")  # fmt: skip
     parser.add_argument("--size", type=int, help="image side [pixels] (cell: size x 0.25 Å)")
     parser.add_argument("--layers", type=int, nargs=2, default=(4, 7), metavar=("MIN", "MAX"),
                         help="range of particle layers (Miller families)")  # fmt: skip
-    parser.add_argument("--arch", choices=("unet", "unetpp", "msdnet"))
-    parser.add_argument("--filters", type=int, help="U-net: first-level channels")
-    parser.add_argument("--depth", type=int, help="U-net levels")
-    parser.add_argument("--kernel", type=int, help="convolution kernel side [px]")
+    common_arguments(parser, "--arch", "--filters", "--depth", "--kernel")
     parser.add_argument("--msd-layers", dest="msd_layers", type=int, help="MSD-net layers")
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--mixed-precision", action="store_true", help="bfloat16 compute on CPU")
-    parser.add_argument("--workers", type=int, default=2, help="LakeBatches threads")
-    parser.add_argument("--jobs", type=int, default=2, help="processes for the simulation")
-    args = parser.parse_args()
-    msd_filters = args.arch == "msdnet" and args.filters is None
-    defaults = QUICK if args.quick else DEFAULTS
-    args.msd_layers = args.msd_layers or defaults["layers"]
-    for key, value in defaults.items():
-        if key != "layers" and getattr(args, key) is None:
-            setattr(args, key, value)
-    if msd_filters:
-        args.filters = None  # the MSD-net's own default width (3 channels per layer)
-    return args
+    common_arguments(parser, "--batch-size", "--mixed-precision", "--workers", "--jobs")
+    args = parser.parse_args(argv)
+    # the presets' "layers" are the MSD-net's (--msd-layers); --layers are the particle's
+    args.msd_layers = args.msd_layers or (QUICK if args.quick else DEFAULTS)["layers"]
+    return resolve(args, DEFAULTS, QUICK, skip=("layers", *msd_own_width(args)))
 
 
 def main() -> None:
@@ -159,9 +144,7 @@ def main() -> None:
           f"{layers[0]}-{layers[1]}, {cell:g} x {cell:g} x {CELL_HEIGHT:g} Å cells; "
           f"{args.size}x{args.size} px at {SAMPLING[0]}-{SAMPLING[1]} Å/px, "
           f"{args.image_epochs} image epochs")  # fmt: skip
-    print(f"  network     : {info.architecture.get('arch', args.arch)} "
-          f"{ {k: v for k, v in info.architecture.items() if k != 'arch'} }, "
-          f"batch {args.batch_size}, {args.epochs} epochs ({trained['epochs_run']} run now)")  # fmt: skip
+    print(f"  network     : {describe_network(info, args, trained)}")
     print(f"  median pixel F1, test images with dose >= 1e3 e/Å² ({int(high.sum())} of "
           f"{f1.size}) = {median:.3f}  (goal >= {GOAL})  {'met' if median >= GOAL else 'missed'}")  # fmt: skip
     print(f"  median pixel F1, all test images = {np.nanmedian(f1):.3f}")
@@ -169,8 +152,7 @@ def main() -> None:
     print("  by dose decade: " + ", ".join(
         f"1e{d}: {np.nanmedian(f1[decades == d]):.3f} (n={int((decades == d).sum())})"
         for d in np.unique(decades)))  # fmt: skip
-    print("  wall time   : " + ", ".join(f"{k} {v:.0f} s" for k, v in stages.seconds.items())
-          + f"; total {stages.total:.0f} s ({stages.total / 60:.1f} min)")  # fmt: skip
+    print(f"  wall time   : {stages.summary()}")
     print(f"  lake        : {location}  (network '{name}')")
     print("=" * 72)
 

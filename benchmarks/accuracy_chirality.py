@@ -38,6 +38,7 @@ from _training_data import (  # noqa: E402
     Dataset,
     Stages,
     lake_location,
+    resolve,
     shutdown_workers,
     simulate_dataset,
     simulate_image_set,
@@ -60,7 +61,7 @@ def tube_dataset(prefix: str, count: int, seed: int, cell: float) -> Dataset:
     )  # fmt: skip
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lake")
     parser.add_argument("--seed", type=int, default=0)
@@ -68,9 +69,12 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true")
     for key, value in DEFAULTS.items():
         parser.add_argument("--" + key.replace("_", "-"), type=type(value), default=None)
-    args = parser.parse_args(argv)
-    base = QUICK if args.quick else DEFAULTS
-    config = {k: getattr(args, k) if getattr(args, k) is not None else v for k, v in base.items()}
+    return resolve(parser.parse_args(argv), DEFAULTS, QUICK)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    config = {key: getattr(args, key) for key in DEFAULTS}
 
     from hrtemlake.lake import Lake
     from hrtemlake.nn import TrainingOptions, evaluate_network

@@ -46,7 +46,6 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -55,14 +54,20 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _training_data import (  # noqa: E402
+    FLAKE_HELP,
     Stages,
+    benchmark_parser,
+    common_arguments,
     example_parameters,
     lake_location,
     mos2_dataset,
+    option_values,
+    resolve,
     simulate_dataset,
     shutdown_workers,
     simulate_image_set,
     train_or_resume,
+    write_numbers,
 )
 
 #: Image pixel size range [Å]; the flake cell is size × 0.2 Å (as accuracy_mos2_disk).
@@ -81,35 +86,21 @@ QUICK = dict(train_models=16, val_models=4, test_models=8, test_epochs=4, epochs
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    parser.add_argument("--lake", default=None, help="lake to build in / reuse (default: new temp)")
-    parser.add_argument("--quick", action="store_true", help="smoke test: tiny and fast")
-    parser.add_argument("--seed", type=int, default=0, help="seed of data and network")
-    parser.add_argument("--train-models", type=int, help="training flakes")
-    parser.add_argument("--val-models", type=int, help="validation flakes (1 image each)")
-    parser.add_argument("--test-models", type=int, help="held-out flakes")
-    parser.add_argument("--test-epochs", type=int, help="images per held-out flake")
-    parser.add_argument("--image-epochs", type=int, help="stored images per training flake")
-    parser.add_argument("--epochs", type=int, help="training epochs")
+    parser = benchmark_parser(__doc__)
+    common_arguments(parser, "--lake", "--quick", "--seed", "--train-models", "--val-models",
+                     "--test-models", "--test-epochs", "--image-epochs", "--epochs",
+                     helps=FLAKE_HELP)  # fmt: skip
     parser.add_argument("--size", type=int, help="image side [pixels] (cell: size x 0.2 Å)")
     parser.add_argument("--arch", choices=("denoiser", "unet", "msdnet"),
                         help="autoencoder (heads.build_denoiser) or a pixel network")  # fmt: skip
-    parser.add_argument("--filters", type=int, help="first-level channels")
-    parser.add_argument("--depth", type=int, help="levels (denoiser: down-sampling steps)")
-    parser.add_argument("--kernel", type=int, help="convolution kernel side [px]")
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--learning-rate", type=float, default=1e-3, help="Adam (AMSGrad)")
+    common_arguments(parser, "--filters", "--depth", "--kernel", "--batch-size", "--learning-rate",
+                     helps={"--filters": "first-level channels",
+                            "--depth": "levels (denoiser: down-sampling steps)"})  # fmt: skip
     parser.add_argument("--log-dose", type=float, nargs=2, default=(2.0, 5.0),
                         metavar=("LOW", "HIGH"), help="log10 dose range [e/Å²]")  # fmt: skip
-    parser.add_argument("--dose-bins", type=int, default=4, help="log-spaced dose bins")
-    parser.add_argument("--workers", type=int, default=2, help="LakeBatches threads")
-    parser.add_argument("--jobs", type=int, default=2, help="processes for the simulation")
-    parser.add_argument("--json", default=None, metavar="PATH", help="write the numbers here")
+    common_arguments(parser, "--dose-bins", "--workers", "--jobs", "--json")
     args = parser.parse_args(argv)
-    for key, value in (QUICK if args.quick else DEFAULTS).items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
+    resolve(args, DEFAULTS, QUICK)
     if args.dose_bins < 1:
         parser.error("--dose-bins must be >= 1")
     return args
@@ -344,8 +335,7 @@ def main(argv=None) -> dict:
     print(f"  baseline : Gaussian filter, σ = {sigma:g} px for all doses (best mean PSNR on "
           f"{len(ref_index)} training images; σ tried {list(SIGMAS)})")  # fmt: skip
     print_table(rows)
-    print("  wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in stages.seconds.items())
-          + f"; total {stages.total:.0f} s ({stages.total / 60:.1f} min)")  # fmt: skip
+    print(f"  wall time: {stages.summary()}")
     print(f"  lake     : {location}")
     print("=" * 104)
     print(f"HEADLINE denoising PSNR gain {total['gain_db']:+.2f} dB over the noisy input "
@@ -356,7 +346,7 @@ def main(argv=None) -> dict:
 
     result = {
         "benchmark": "accuracy_denoise",
-        "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items()},
+        "options": option_values(args),
         "network": name,
         "truth_scale": list(scale),
         "trainable_parameters": trainable_parameters(model),
@@ -370,9 +360,7 @@ def main(argv=None) -> dict:
         "total_seconds": stages.total,
         "lake": location,
     }
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2, default=float) + "\n")
-        print(f"numbers written to {args.json}")
+    write_numbers(args.json, result)
     return result
 
 

@@ -44,9 +44,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _training_data import (  # noqa: E402
     Stages,
+    benchmark_parser,
+    common_arguments,
+    describe_network,
     lake_location,
     mos2_dataset,
     mos2_parameters,
+    msd_own_width,
+    resolve,
     simulate_dataset,
     shutdown_workers,
     simulate_image_set,
@@ -63,31 +68,18 @@ QUICK = dict(train_models=8, val_models=4, test_models=4, epochs=2, image_epochs
              arch="unet", filters=4, depth=2, kernel=5, layers=10, batch_size=4)  # fmt: skip
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    parser.add_argument("--lake", default=None, help="lake to build in / reuse (default: new temp)")
-    parser.add_argument("--quick", action="store_true", help="smoke test: tiny and fast")
-    parser.add_argument("--seed", type=int, default=0, help="seed of data and network")
-    parser.add_argument("--train-models", type=int)
-    parser.add_argument("--val-models", type=int)
-    parser.add_argument("--test-models", type=int)
-    parser.add_argument("--epochs", type=int, help="training epochs")
-    parser.add_argument("--image-epochs", type=int, help="stored image epochs per training model")
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = benchmark_parser(__doc__)
+    common_arguments(parser, "--lake", "--quick", "--seed", "--train-models", "--val-models",
+                     "--test-models", "--epochs", "--image-epochs")  # fmt: skip
     parser.add_argument("--size", type=int, help="image side [pixels] (cell: size x 0.2 Å)")
     parser.add_argument("--spotsize", type=float, default=0.8, help="disc diameter [Å]")
-    parser.add_argument("--arch", choices=("unet", "unetpp", "msdnet"))
-    parser.add_argument("--filters", type=int, help="U-net: first-level channels")
-    parser.add_argument("--depth", type=int, help="U-net levels")
-    parser.add_argument("--kernel", type=int, help="convolution kernel side [px]")
+    common_arguments(parser, "--arch", "--filters", "--depth", "--kernel")
     parser.add_argument("--layers", type=int, help="MSD-net layers")
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--mixed-precision", action="store_true", help="bfloat16 compute on CPU")
-    parser.add_argument("--workers", type=int, default=2, help="LakeBatches threads")
-    parser.add_argument("--jobs", type=int, default=2, help="processes for the simulation")
+    common_arguments(parser, "--batch-size", "--mixed-precision", "--workers", "--jobs")
     parser.add_argument("--class-weights", default=None, metavar="balanced|W1,W2,...",
                         help="per-channel loss weights (TrainingOptions.class_weights)")  # fmt: skip
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.class_weights is not None:
         from hrtemlake.cli.nn import parse_class_weights
         from hrtemlake.errors import ParameterError
@@ -96,13 +88,7 @@ def parse_args() -> argparse.Namespace:
             args.class_weights = parse_class_weights(args.class_weights)
         except ParameterError as error:
             parser.error(str(error))
-    msd_filters = args.arch == "msdnet" and args.filters is None
-    for key, value in (QUICK if args.quick else DEFAULTS).items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
-    if msd_filters:
-        args.filters = None  # the MSD-net's own default width (3 channels per layer)
-    return args
+    return resolve(args, DEFAULTS, QUICK, skip=msd_own_width(args))
 
 
 def main() -> None:
@@ -175,9 +161,7 @@ def main() -> None:
           f"{args.test_models} test flakes ({cell:g} Å cells); {args.size}x{args.size} px at "
           f"{SAMPLING[0]}-{SAMPLING[1]} Å/px, 3-image focal series, {args.image_epochs} "
           f"image epochs, spotsize {args.spotsize:g} Å")  # fmt: skip
-    print(f"  network     : {info.architecture.get('arch', args.arch)} "
-          f"{ {k: v for k, v in info.architecture.items() if k not in ('arch',)} }, "
-          f"batch {args.batch_size}, {args.epochs} epochs ({trained['epochs_run']} run now)")  # fmt: skip
+    print(f"  network     : {describe_network(info, args, trained)}")
     if info.training.get("class_weights") is not None:
         print("  class weights: " + ", ".join(
             f"{n} {w:.3g}" for n, w in zip(names, info.training["class_weights"])))  # fmt: skip
@@ -188,8 +172,7 @@ def main() -> None:
     print(f"  median per-image atomic F1 (mean over classes) = {np.nanmedian(per_image):.3f}")
     print(f"  median pixel F1 = {summary['pixel_f1']:.3f}; atomic precision "
           f"{summary['atomic_precision']:.3f}, recall {summary['atomic_recall']:.3f}")  # fmt: skip
-    print("  wall time   : " + ", ".join(f"{k} {v:.0f} s" for k, v in stages.seconds.items())
-          + f"; total {stages.total:.0f} s ({stages.total / 60:.1f} min)")  # fmt: skip
+    print(f"  wall time   : {stages.summary()}")
     print(f"  lake        : {location}  (network '{name}')")
     print("=" * 72)
 

@@ -36,7 +36,6 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import argparse
 import math
 import sys
 import time
@@ -49,6 +48,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _training_data import (  # noqa: E402
     Stages,
+    benchmark_parser,
+    common_arguments,
     lake_location,
     mos2_dataset,
     mos2_parameters,
@@ -113,9 +114,8 @@ def memory_model(lake, train: str, options):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    parser.add_argument("--lake", default=None, help="lake to build in / reuse (default: new temp)")
+    parser = benchmark_parser(__doc__)
+    common_arguments(parser, "--lake")
     parser.add_argument("--size", type=int, default=256, help="image side [pixels]")
     parser.add_argument("--models", type=int, default=64, help="training models (flakes)")
     parser.add_argument("--image-epochs", type=int, default=2, help="stored image epochs")
@@ -125,10 +125,10 @@ def main() -> None:
     parser.add_argument("--filters", type=int, default=None, help="default: the arch's")
     parser.add_argument("--depth", type=int, default=None, help="U-net levels")
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2, help="LakeBatches threads")
+    common_arguments(parser, "--workers")
     parser.add_argument("--no-augment", action="store_true",
                         help="no augmentation in the lake path either")  # fmt: skip
-    parser.add_argument("--jobs", type=int, default=2, help="processes for the simulation")
+    common_arguments(parser, "--jobs")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     if args.epochs < 2:
