@@ -153,7 +153,11 @@ def _file_reader(path: Path, chunks: Any = "auto") -> list[dict]:
     except ImportError as exc:  # the `exp` extra is missing
         raise FrameReadError(path, f"reading DM files needs RosettaSciIO ({exc})") from exc
     try:
-        return _direct_signals(path) or file_reader(str(path), lazy=True, chunks=chunks)
+        direct = _direct_signals(path)
+    except Exception:  # a damaged file, or internals that moved: the public reader decides
+        direct = None
+    try:
+        return direct or file_reader(str(path), lazy=True, chunks=chunks)
     except (struct.error, EOFError) as exc:
         reason = f"file ends early or its tag tree is corrupt (truncated?): {exc}"
     except NotImplementedError as exc:
