@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -10,6 +11,7 @@ import numpy as np
 import xarray as xr
 import zarr
 from zarr.codecs import BloscCodec
+from zarr.core.sync import sync
 
 from hrtemlake.errors import LakeError, SchemaError
 from hrtemlake.lake.chunkio import read_items
@@ -270,9 +272,10 @@ class Lake:
         group.attrs.update(
             {"parameters": parameters, "provenance": [], **_jsonable(dict(attrs or {}))}
         )
+        shapes = {v.name: tuple(dim_sizes[d] for d in v.dims) for v in spec.variables.values()}
+        arrays = _create_arrays(group, spec, shapes)
         for var in spec.variables.values():
-            shape = tuple(dim_sizes[d] for d in var.dims)
-            array = _create_array(group, spec, var, shape)
+            shape, array = shapes[var.name], arrays[var.name]
             if var.name in values:
                 value = var.coerce(values[var.name], path)
                 if value.shape != shape:
@@ -360,10 +363,27 @@ def _dimension_sizes(
     return dim_sizes
 
 
-def _create_array(group: zarr.Group, spec: GroupSpec, var: VariableSpec, shape: tuple) -> zarr.Array:
+def _create_arrays(group: zarr.Group, spec: GroupSpec, shapes: Mapping[str, tuple]) -> dict[str, zarr.Array]:
+    """Create the group's arrays concurrently: one event-loop round trip, not one per array
+    (each writes its own metadata document; a group of 11 arrays took ~40 ms one by one)."""
+
+    from zarr.api.asynchronous import create_array
+
+    prefix = f"{group.path}/" if group.path else ""
+
+    async def create_all() -> list:
+        return await asyncio.gather(*(
+            create_array(group.store, name=prefix + name,
+                         **_array_options(spec, spec.variables[name], shape))
+            for name, shape in shapes.items()
+        ))  # fmt: skip
+
+    return {name: zarr.Array(a) for name, a in zip(shapes, sync(create_all()))}
+
+
+def _array_options(spec: GroupSpec, var: VariableSpec, shape: tuple) -> dict[str, Any]:
     numeric = not var.is_string
-    return group.create_array(
-        var.name,
+    return dict(
         shape=shape,
         chunks=spec.chunk_shape(var, shape) if shape else (),
         dtype=var.dtype if numeric else str,
