@@ -61,7 +61,7 @@ def flow_run(lake: str, workers: int, kind: str, count: int, options: dict, ener
 
 
 def structures(work: Path, kind: str, count: int, options: dict):
-    lake = Lake(work / "structures.zarr", mode="a")
+    lake = Lake(work / f"structures-{kind}.zarr", mode="a")
     simulate_structures(lake, "bench", kind, count, seed=1, options=options)
     return load_atoms(lake, "bench", range(count))
 
