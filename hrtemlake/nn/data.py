@@ -25,6 +25,7 @@ import numpy as np
 from hrtemlake.errors import HrtemlakeError
 from hrtemlake.nn.augment import Augmentation
 from hrtemlake.preprocess import local_standardise
+from hrtemlake.simulate.params import TARGET_LABELS
 
 __all__ = [
     "ImageSet",
@@ -40,10 +41,9 @@ __all__ = [
 
 #: Label kinds whose label is an image (the pixel networks predict images).
 PIXEL_LABELS = ("Mask", "Disk", "Gaussian", "Exitwave", "Denoise", "Heights")
-#: Label kinds a network can train on: images, or per-image microscope parameters.
-TRAINABLE_LABELS = PIXEL_LABELS + ("Regression", "Class")
-#: Label kinds stored as numbers per image (the images group's ``targets``).
-TARGET_LABELS = ("Regression", "Class")
+#: Label kinds a network can train on: images, or numbers per image (the images group's
+#: ``targets``: microscope parameters, the model's class).
+TRAINABLE_LABELS = PIXEL_LABELS + TARGET_LABELS
 #: Images of a training set sampled for label statistics (class weights, label scale).
 SAMPLE_IMAGES = 64
 #: Largest weight "balanced" class weights give a channel.
