@@ -54,13 +54,16 @@ def simulate_dataset(
     lake: str | None = None,
     vibrations: str | None = None,
     vibration_scale: float = 1.0,
+    particle_waves: bool = False,
 ) -> dict[str, int]:
     """Build ``count`` models of ``kind`` and their exit waves into ``simulations/<dataset>``.
 
     With ``vibrations`` (an MD run, ``md/<run>`` or ``<run>``), the ``frozen_phonons``
     configurations carry that run's vibrational amplitudes × ``vibration_scale`` (thesis
     ch. 5); its tables are read here and travel with the settings as plain data.
-    Returns the numbers of models and exit waves computed by this run.
+    ``particle_waves`` also computes every model's exit wave without its support
+    (``particle_exitwaves``, for support-free Exitwave labels).
+    Returns the numbers of models and exit waves computed by this run (both kinds).
     """
     logger = get_run_logger()
     tables = load_vibrations(Lake(lake), vibrations) if vibrations else None
@@ -74,13 +77,14 @@ def simulate_dataset(
         store, dataset, kind, count, seed, options,
         progress=lambda done, total: logger.info("structures %d/%d", done, total),
     )  # fmt: skip
-    writer = exitwave_writer(store, dataset, settings)
-    blocks = missing_exitwave_blocks(writer, per_block=models_per_task)
-    total = sum(len(b) for b in blocks)
+    writers = [exitwave_writer(store, dataset, settings, particle=particle)
+               for particle in (False, True)[: 1 + particle_waves]]  # fmt: skip
+    work = [(w, b) for w in writers for b in missing_exitwave_blocks(w, per_block=models_per_task)]
+    total = sum(len(b) for _, b in work)
     logger.info("%s: %d models built, %d exit waves to compute", dataset, built, total)
     # one set of FFT plans for every worker: the same bits whoever computes a model
-    wisdom = fft_plans_task.submit(store.location, dataset, settings).result() if blocks else None
-    futures = [exitwave_task.submit(writer, dataset, block, settings, seed, wisdom) for block in blocks]
+    wisdom = fft_plans_task.submit(store.location, dataset, settings).result() if work else None
+    futures = [exitwave_task.submit(w, dataset, b, settings, seed, wisdom) for w, b in work]
     done = 0
     for future in futures:
         done += future.result()

@@ -55,6 +55,7 @@ def simulate_exitwaves_cmd(
     vibrations: Annotated[Optional[str], typer.Option(help="MD run (md/RUN) whose amplitude tables perturb the --frozen-phonons configurations (thesis ch. 5).")] = None,
     vibration_scale: Annotated[float, typer.Option(help="Factor on the MD amplitudes.")] = 1.0,
     device: Annotated[str, typer.Option(help="cpu or gpu (abTEM's device).")] = "cpu",
+    particle_waves: Annotated[bool, typer.Option(help="Also compute each model's exit wave without its support (particle_exitwaves), the target of `remove_support: true` Exitwave labels.")] = False,
     workers: WorkersOption = None,
     cluster: ClusterOption = None,
     lake: LakeOption = None,
@@ -74,7 +75,7 @@ def simulate_exitwaves_cmd(
             seed=parameters["seed"], options=parameters["options"], energy=energy,
             sampling=sampling, slice_thickness=slice_thickness, debye_waller=debye_waller,
             frozen_phonons=frozen_phonons, phonon_sigma=phonon_sigma, device=device, lake=lake,
-            vibrations=vibrations, vibration_scale=vibration_scale,
+            vibrations=vibrations, vibration_scale=vibration_scale, particle_waves=particle_waves,
         )  # fmt: skip
     typer.echo(f"{dataset}: {result['exit_waves']} exit waves computed")
 

@@ -240,7 +240,7 @@ class RaggedWriter(_SequentialWriter):
             Variables over the item dimension, one row per item (e.g. ``cell``).
         """
         spec = self.spec
-        ragged_vars = spec.ragged_variables()
+        ragged_vars = self._ragged_variables(rows)
         flat = [self._check_values(r, ragged_vars, None) for r in rows]
         lengths = np.array([n for _, n in flat], dtype=np.int64)
         item_vars = [
@@ -250,7 +250,9 @@ class RaggedWriter(_SequentialWriter):
         start_item = self.n_items
         begin = int(self.array(spec.offsets)[start_item - 1]) if start_item else 0
         end = begin + int(lengths.sum())
-        resize_items([self.array(v.name) for v in ragged_vars], end)
+        # every flat array keeps the length of `atom`, also those this write leaves out
+        resize_items([self.array(v.name) for v in spec.ragged_variables()
+                      if v in ragged_vars or v.name in self.group], end)  # fmt: skip
         if end > begin:
             write_rows(begin, {
                 v.name: (self.array(v.name), np.concatenate([a[v.name] for a, _ in flat]))
@@ -262,6 +264,24 @@ class RaggedWriter(_SequentialWriter):
         self._write_rows(start_item, items)
         self._n = stop_item
         return range(start_item, stop_item)
+
+    def _ragged_variables(self, rows: Sequence[Mapping[str, Any]]) -> list[VariableSpec]:
+        """The flat-dimension variables of this write: the required ones, and the optional
+        ones every row gives (all or none: a partial column would misalign the rows).
+        An optional variable a group made before it was declared lacks is refused."""
+        chosen = []
+        for var in self.spec.ragged_variables():
+            given = sum(var.name in r for r in rows)
+            if var.optional and given == 0:
+                continue
+            if var.optional and given != len(rows):
+                raise SchemaError(f"{self._where(var.name)}: given for {given} of {len(rows)} "
+                                  "items; give it for all or none")  # fmt: skip
+            if var.optional and var.name not in self.group:
+                raise SchemaError(f"{self._where(var.name)}: this group predates the variable; "
+                                  "write to a new dataset to store it")  # fmt: skip
+            chosen.append(var)
+        return chosen
 
     def row_slices(self) -> Iterator[slice]:
         """The flat-dimension slice of each item."""

@@ -89,6 +89,14 @@ def validate(p: Any) -> None:
         _check_positive("energy", p.energy, "eV")
     _check_targets(p.regression_targets)
     _check_num_classes(p)
+    _check_remove_support(p)
+
+
+def _check_remove_support(p: Any) -> None:
+    if not isinstance(p.remove_support, bool):
+        raise ParameterError("remove_support", f"expected true or false, got {p.remove_support!r}")
+    if p.remove_support and p.label != "Exitwave":
+        raise ParameterError("remove_support", f"applies to Exitwave labels, not {p.label}")
 
 
 def _check_choice(name: str, value: Any, choices: tuple[str, ...], optional: bool) -> None:

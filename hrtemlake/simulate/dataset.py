@@ -24,6 +24,7 @@ __all__ = [
     "simulate_structures",
     "structure_classes",
     "load_atoms",
+    "without_support",
     "exitwave_writer",
     "compute_exitwave_block",
     "exitwave_wisdom",
@@ -31,6 +32,8 @@ __all__ = [
 ]
 
 _APPEND_BATCH = 64
+#: The group of the models' exit waves without their support.
+PARTICLE_EXITWAVES = "particle_exitwaves"
 
 
 def model_rng(seed: int, index: int) -> np.random.Generator:
@@ -105,7 +108,7 @@ def simulate_structures(
         new = [(a, s) for i, (a, s) in zip(indices, models) if i >= structures.n_items]
         if new:
             structures.append(
-                [{"numbers": a.numbers, "positions": a.positions} for a, _ in new],
+                [_atom_rows(a) for a, _ in new],
                 per_item={"cell": np.stack([a.cell.array for a, _ in new]),
                           "structure_class": [_structure_class(a) for a, _ in new]},
             )
@@ -118,6 +121,13 @@ def simulate_structures(
         if progress is not None:
             progress(indices.stop, count)
     return max(0, count - first)
+
+
+def _atom_rows(atoms: Atoms) -> dict[str, np.ndarray]:
+    rows = {"numbers": atoms.numbers, "positions": atoms.positions}
+    if "component" in atoms.arrays:
+        rows["component"] = atoms.arrays["component"]
+    return rows
 
 
 def _structure_class(atoms: Atoms) -> int:
@@ -141,35 +151,63 @@ def structure_classes(lake: Lake, dataset: str) -> tuple[list[str], np.ndarray] 
 
 
 def load_atoms(lake: Lake, dataset: str, indices: Iterable[int]) -> list[Atoms]:
-    """The stored models ``indices`` of ``dataset`` as :class:`ase.Atoms`."""
+    """The stored models ``indices`` of ``dataset`` as :class:`ase.Atoms`, with
+    ``arrays["component"]`` (0 object, 1 support) where the dataset stores it."""
     group = lake.group("structures", dataset=dataset)
     ends = group["offsets"][:]
     cells = group["cell"][:]
+    components = "component" in group
     atoms = []
     for i in indices:
         start = int(ends[i - 1]) if i else 0
         stop = int(ends[i])
-        atoms.append(
-            Atoms(
-                numbers=group["numbers"][start:stop],
-                positions=group["positions"][start:stop].astype(np.float64),
-                cell=cells[i],
-                pbc=True,
-            )
+        model = Atoms(
+            numbers=group["numbers"][start:stop],
+            positions=group["positions"][start:stop].astype(np.float64),
+            cell=cells[i],
+            pbc=True,
         )
+        if components:
+            model.arrays["component"] = group["component"][start:stop].astype(np.int8)
+        atoms.append(model)
     return atoms
 
 
-def exitwave_writer(lake: Lake, dataset: str, settings: ExitWaveSettings) -> ItemWriter:
-    """Create (or reopen) the exit-wave group of ``dataset`` for its stored models."""
+def without_support(atoms: Atoms, where: str = "model") -> Atoms:
+    """``atoms`` without its support atoms (``arrays["component"]`` 1), in the same cell.
+
+    Raises
+    ------
+    ParameterError
+        When ``atoms`` does not say which atoms are support (a dataset built before
+        hrtemlake stored ``component``); ``where`` names the model in the message.
+    """
+    from hrtemlake.models.sites import SUPPORT
+
+    if "component" not in atoms.arrays:
+        raise ParameterError(f"{where} does not record which atoms are support (structures "
+                             "without `component`): rebuild the dataset's structures")  # fmt: skip
+    return atoms[atoms.arrays["component"] != SUPPORT]
+
+
+def exitwave_writer(
+    lake: Lake, dataset: str, settings: ExitWaveSettings, particle: bool = False
+) -> ItemWriter:
+    """Create (or reopen) the exit-wave group of ``dataset`` for its stored models.
+
+    ``particle``: the ``particle_exitwaves`` group instead, the models' exit waves without
+    their support atoms (same grid and settings), which support-free Exitwave labels need.
+    """
     structures = lake.group("structures", dataset=dataset)
     count = int(structures["write_session"].shape[0])
     if count == 0:
         raise ParameterError(f"dataset '{dataset}' has no models: run `simulate structures` first")
     first = load_atoms(lake, dataset, [0])[0]
     ny, nx = settings.grid(first)
+    if particle:
+        without_support(first, f"model 0 of '{dataset}'")
     return lake.writer(
-        "exitwaves",
+        PARTICLE_EXITWAVES if particle else "exitwaves",
         dataset=dataset,
         n_items=count,
         parameters=settings.to_dict(),
@@ -201,10 +239,13 @@ def compute_exitwave_block(
 
     ``wisdom`` (:func:`exitwave_wisdom`) is the FFT plans every block of the dataset shares;
     without it, the plans this machine keeps for the dataset's grid (measured here the
-    first time).
+    first time). A ``particle_exitwaves`` writer gets the models without their support,
+    with the same frozen-phonon seed (the configurations differ: they are drawn per atom).
     """
     lake = Lake(writer.location, mode="r")
     models = load_atoms(lake, dataset, block)
+    if writer.spec.kind == PARTICLE_EXITWAVES:
+        models = [without_support(a, f"model {i} of '{dataset}'") for i, a in zip(block, models)]
     if wisdom is None:
         wisdom = fft_wisdom(models[0], settings)
     shape = writer.array("exit_wave").shape[1:]

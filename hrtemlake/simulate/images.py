@@ -94,6 +94,7 @@ def synthesize_images(
     device: str = "cpu",
     workers: int = 1,
     structure_class: Optional[int] = None,
+    label_wave: Optional[np.ndarray] = None,
 ) -> dict[str, np.ndarray]:
     """Image epochs of one exit wave with their labels and drawn parameters.
 
@@ -126,6 +127,10 @@ def synthesize_images(
         Threads of ``scipy.fft`` (CPU).
     structure_class : int, optional
         Class index of the imaged model (its ``structure_class``); needed by Class labels.
+    label_wave : complex array (ny, nx), optional
+        The exit wave of the model without its support, on ``exit_wave``'s grid (the lake's
+        ``particle_exitwaves``): the Exitwave label is made from it instead of the imaged
+        wave. Needed by, and only used with, ``remove_support``.
 
     Returns
     -------
@@ -160,6 +165,10 @@ def synthesize_images(
     xp = _array_module(device)
     fft_options = {"workers": workers} if xp is np else {}
     spectrum = get_fft_module(xp).fft2(xp.asarray(wave), **fft_options)
+    label_spectrum = spectrum
+    if params.remove_support:
+        label_spectrum = get_fft_module(xp).fft2(
+            xp.asarray(_check_label_wave(label_wave, wave.shape)), **fft_options)
     draws = [draw_microscope(params, generator, 1) for generator in generators]
     table = {name: np.concatenate([d[name] for d in draws]) for name in draws[0]}
     size = (params.image_size[1], params.image_size[0])  # image_size is (x, y)
@@ -180,12 +189,22 @@ def synthesize_images(
         if xp is not np:  # pragma: no cover - GPU only
             images[i] = asnumpy(counts)
         if labels is not None:
-            labels[i] = _label(params, geometries[i], intensity, spectrum,
+            labels[i] = _label(params, geometries[i], intensity, label_spectrum,
                                (positions, classes, site_counts), class_names, workers)  # fmt: skip
     out = _assemble(params, table, geometries, images, labels)
     if params.label == "Class":
         out["targets"] = np.full((len(draws), 1), structure_class, dtype=np.float32)
     return out
+
+
+def _check_label_wave(label_wave: Any, shape: tuple[int, ...]) -> np.ndarray:
+    if label_wave is None:
+        raise InputError("remove_support: give label_wave, the exit wave of the model without "
+                         "its support")  # fmt: skip
+    wave = _check_wave(label_wave)
+    if wave.shape != shape:
+        raise InputError(f"label_wave has shape {wave.shape}; the exit wave's is {shape}")
+    return wave
 
 
 def _check_wave(exit_wave: Any) -> np.ndarray:
@@ -372,6 +391,25 @@ def _exitwaves(lake, dataset: str):
                         "`hrtemlake simulate exitwaves` first") from None  # fmt: skip
 
 
+def _check_particle_waves(lake, dataset: str, waves) -> None:
+    """The dataset's ``particle_exitwaves`` exist and share the exit waves' grid."""
+    from hrtemlake.errors import LakeError
+    from hrtemlake.simulate.dataset import PARTICLE_EXITWAVES
+
+    if not lake.exists(PARTICLE_EXITWAVES, dataset=dataset):
+        raise LakeError(f"remove_support: dataset '{dataset}' has no exit waves without the "
+                        "support: run `hrtemlake simulate exitwaves --particle-waves`")  # fmt: skip
+    particle = lake.group(PARTICLE_EXITWAVES, dataset=dataset)
+    for name in ("energy", "sampling"):
+        if not math.isclose(float(particle[name][()]), float(waves[name][()]), rel_tol=1e-9):
+            raise LakeError(f"remove_support: the particle exit waves of '{dataset}' have "
+                            f"another {name} than its exit waves")  # fmt: skip
+    if particle["exit_wave"].shape != waves["exit_wave"].shape:
+        raise LakeError(f"remove_support: the particle exit waves of '{dataset}' have shape "
+                        f"{particle['exit_wave'].shape}, its exit waves "
+                        f"{waves['exit_wave'].shape}")  # fmt: skip
+
+
 def _class_names(lake, dataset: str) -> Optional[list[str]]:
     if not lake.exists("sites", dataset=dataset):
         return None
@@ -387,6 +425,8 @@ def image_writer(lake, dataset: str, imageset: str, params: ImageParameters, epo
     """
     waves = _exitwaves(lake, dataset)
     _check_energy(params, float(waves["energy"][()]))
+    if params.remove_support:
+        _check_particle_waves(lake, dataset, waves)
     class_names = _class_names(lake, dataset)
     classes = _structure_classes(lake, dataset) if params.label == "Class" else None
     params.check_dataset(
@@ -475,7 +515,12 @@ def missing_image_blocks(writer, dataset: str, per_block: int = 1) -> list[range
     """Chunk-aligned blocks of models whose images are missing and exit waves complete."""
     from hrtemlake.lake import Lake, chunk_blocks
 
-    waves_done = Lake(writer.location).read("exitwaves", "write_session", dataset=dataset) > 0
+    from hrtemlake.simulate.dataset import PARTICLE_EXITWAVES
+
+    lake = Lake(writer.location)
+    waves_done = lake.read("exitwaves", "write_session", dataset=dataset) > 0
+    if writer.group.attrs["parameter_file"].get("remove_support"):
+        waves_done &= lake.read(PARTICLE_EXITWAVES, "write_session", dataset=dataset) > 0
     todo = np.intersect1d(writer.missing(), np.flatnonzero(waves_done))
     return chunk_blocks(todo, writer.spec.item_chunk, per_block, writer.n_items)
 
@@ -506,6 +551,12 @@ def compute_image_block(
     lake = Lake(writer.location, mode="r")
     group = _exitwaves(lake, dataset)
     waves = lake.read("exitwaves", "exit_wave", slice(block.start, block.stop), dataset=dataset)
+    label_waves: Any = [None] * len(block)
+    if params.remove_support:
+        from hrtemlake.simulate.dataset import PARTICLE_EXITWAVES
+
+        label_waves = lake.read(PARTICLE_EXITWAVES, "exit_wave", slice(block.start, block.stop),
+                                dataset=dataset)  # fmt: skip
     sites: list = [None] * len(block)
     class_names = _class_names(lake, dataset)
     if params.label in LABELS_FROM_SITES:
@@ -520,9 +571,9 @@ def compute_image_block(
         synthesize_images(
             wave, float(group["sampling"][()]), params, epoch_seeds(params.seed, index, epochs),
             energy=float(group["energy"][()]), sites=site, class_names=class_names,
-            device=device, workers=workers, structure_class=label,
+            device=device, workers=workers, structure_class=label, label_wave=label_wave,
         )
-        for index, wave, site, label in zip(block, waves, sites, labels)
+        for index, wave, site, label, label_wave in zip(block, waves, sites, labels, label_waves)
     ]  # fmt: skip
     writer.write(block.start, {name: np.stack([r[name] for r in results]) for name in results[0]})
     return len(block)

@@ -198,6 +198,10 @@ class ImageParameters:
     regression_targets : tuple of str
         Drawn parameters predicted by a Regression label (:data:`DRAWN_PARAMETERS`;
         "defocus" is the first image's defocus of a focal series).
+    remove_support : bool
+        Exitwave labels only: the label is the exit wave of the model without its support
+        (the dataset's ``particle_exitwaves``) while the image shows the support, so a
+        network learns to remove it (thesis §7.1). Not in Table 3.2.
     """
 
     label: str = "Mask"
@@ -237,6 +241,7 @@ class ImageParameters:
     seed: Optional[int] = 100
     energy: Optional[float] = None
     regression_targets: tuple[str, ...] = field(default=("defocus", "ctf_c12"))
+    remove_support: bool = False
 
     def __post_init__(self) -> None:
         from hrtemlake.simulate import _validation
@@ -263,9 +268,10 @@ class ImageParameters:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON/YAML types (tuples become lists), in field order."""
-        return {
-            name: _plain(getattr(self, name)) for name in self.field_names()
-        }
+        values = {name: _plain(getattr(self, name)) for name in self.field_names()}
+        if not self.remove_support:  # as before it existed: older image sets reopen
+            del values["remove_support"]
+        return values
 
     def dump(self, path: str | Path) -> Path:
         """Write to ``path`` as YAML (``.yaml``/``.yml``) or JSON (``.json``)."""
