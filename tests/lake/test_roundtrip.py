@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -157,3 +159,23 @@ def test_remove_deletes_one_group_only(lake_path):
     assert not lake.exists("fourier", run="r") and lake.exists("exitwaves", dataset="train")
     with pytest.raises(LakeError, match="no fourier group"):
         lake.remove("fourier", run="r")
+
+
+@pytest.mark.parametrize("separator", [".", "/"])
+def test_frames_written_whole_chunks_round_trip_with_either_chunk_key(lake_path, monkeypatch,
+                                                                         separator):  # fmt: skip
+    """New arrays use flat chunk keys (c.0.0.0); lakes made with nested ones (c/0/0/0, the
+    zarr default) stay readable and writable through the direct chunk writer."""
+    import zarr
+
+    import hrtemlake.lake.lake as lake_module
+
+    monkeypatch.setattr(lake_module, "FLAT_CHUNK_KEYS", {"name": "default", "separator": separator})
+    frames = np.arange(3 * 4 * 5, dtype=np.float32).reshape(3, 4, 5)
+    frames_writer(Lake(lake_path, mode="a")).append(
+        {"frame": frames, "time": [0.0, 1.0, 2.0], "source": ["a", "b", "c"]})
+    np.testing.assert_array_equal(Lake(lake_path).read("frames", "frame", series="s1"), frames)
+    array = zarr.open_array(f"{lake_path}/experiments/s1/frame", mode="r")
+    key = array.metadata.encode_chunk_key((2, 0, 0))
+    assert key == ("c.2.0.0" if separator == "." else "c/2/0/0")
+    assert (Path(lake_path) / "experiments/s1/frame" / key).is_file()
