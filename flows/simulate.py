@@ -20,6 +20,7 @@ from hrtemlake.simulate.dataset import (
     missing_exitwave_blocks,
     simulate_structures,
 )
+from hrtemlake.simulate.dataset import models_per_task as default_per_task
 from hrtemlake.simulate.exitwaves import ExitWaveSettings, default_energy
 
 
@@ -50,7 +51,7 @@ def simulate_dataset(
     frozen_phonons: int = 0,
     phonon_sigma: float = 0.0,
     device: str = "cpu",
-    models_per_task: int = 1,
+    models_per_task: int | None = None,
     lake: str | None = None,
     vibrations: str | None = None,
     vibration_scale: float = 1.0,
@@ -61,7 +62,8 @@ def simulate_dataset(
     With ``vibrations`` (an MD run, ``md/<run>`` or ``<run>``), the ``frozen_phonons``
     configurations carry that run's vibrational amplitudes × ``vibration_scale`` (thesis
     ch. 5); its tables are read here and travel with the settings as plain data.
-    ``particle_waves`` also computes every model's exit wave without its support
+    ``models_per_task`` exit waves make one task (default: :func:`models_per_task` of the
+    missing ones). ``particle_waves`` also computes every model's exit wave without its support
     (``particle_exitwaves``, for support-free Exitwave labels).
     Returns the numbers of models and exit waves computed by this run (both kinds).
     """
@@ -79,7 +81,8 @@ def simulate_dataset(
     )  # fmt: skip
     writers = [exitwave_writer(store, dataset, settings, particle=particle)
                for particle in (False, True)[: 1 + particle_waves]]  # fmt: skip
-    work = [(w, b) for w in writers for b in missing_exitwave_blocks(w, per_block=models_per_task)]
+    per_task = models_per_task or default_per_task(sum(len(w.missing()) for w in writers))
+    work = [(w, b) for w in writers for b in missing_exitwave_blocks(w, per_block=per_task)]
     total = sum(len(b) for _, b in work)
     logger.info("%s: %d models built, %d exit waves to compute", dataset, built, total)
     # one set of FFT plans for every worker: the same bits whoever computes a model

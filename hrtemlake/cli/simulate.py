@@ -56,15 +56,19 @@ def simulate_exitwaves_cmd(
     vibration_scale: Annotated[float, typer.Option(help="Factor on the MD amplitudes.")] = 1.0,
     device: Annotated[str, typer.Option(help="cpu or gpu (abTEM's device).")] = "cpu",
     particle_waves: Annotated[bool, typer.Option(help="Also compute each model's exit wave without its support (particle_exitwaves), the target of `remove_support: true` Exitwave labels.")] = False,
+    models_per_task: Annotated[Optional[int], typer.Option(help="Exit waves per Dask task (default: 1 to 8, for at least 16 tasks).")] = None,
     workers: WorkersOption = None,
     cluster: ClusterOption = None,
     lake: LakeOption = None,
 ) -> None:
     """Compute the missing exit waves of a dataset's models (a Prefect flow over Dask)."""
+    from hrtemlake.errors import ParameterError
     from hrtemlake.flows.simulate import simulate_dataset
     from hrtemlake.lake import Lake
     from hrtemlake.runtime import prefect_api, task_runner
 
+    if models_per_task is not None and models_per_task < 1:
+        raise ParameterError(f"--models-per-task must be at least 1, got {models_per_task}")
     group = Lake(lake).group("structures", dataset=dataset)
     kind = group.attrs["kind"]
     parameters = group.attrs["parameters"]
@@ -76,6 +80,7 @@ def simulate_exitwaves_cmd(
             sampling=sampling, slice_thickness=slice_thickness, debye_waller=debye_waller,
             frozen_phonons=frozen_phonons, phonon_sigma=phonon_sigma, device=device, lake=lake,
             vibrations=vibrations, vibration_scale=vibration_scale, particle_waves=particle_waves,
+            models_per_task=models_per_task,
         )  # fmt: skip
     typer.echo(f"{dataset}: {result['exit_waves']} exit waves computed")
 

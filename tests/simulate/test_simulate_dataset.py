@@ -109,3 +109,10 @@ def test_bad_exit_wave_settings():
         ExitWaveSettings(sampling=-0.1)
     with pytest.raises(ParameterError, match="frozen_phonons needs phonon_sigma"):
         ExitWaveSettings(frozen_phonons=2)
+
+
+@pytest.mark.parametrize(("missing", "expected"), [(0, 1), (15, 1), (36, 2), (96, 6), (10_000, 8)])
+def test_default_models_per_task(missing, expected):
+    from hrtemlake.simulate.dataset import models_per_task
+
+    assert models_per_task(missing) == expected
