@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 #: Label kinds whose label is an image (the pixel networks predict images).
-PIXEL_LABELS = ("Mask", "Disk", "Gaussian", "Exitwave", "Denoise", "Heights")
+PIXEL_LABELS = ("Mask", "Disk", "Gaussian", "ClassMask", "Exitwave", "Denoise", "Heights")
 #: Label kinds a network can train on: images, or numbers per image (the images group's
 #: ``targets``: microscope parameters, the model's class).
 TRAINABLE_LABELS = PIXEL_LABELS + TARGET_LABELS

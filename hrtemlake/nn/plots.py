@@ -16,12 +16,13 @@ def plot_learning_curve(lake, name: str):
 
     from hrtemlake.lake import as_lake
     from hrtemlake.nn.registry import network_info
+    from hrtemlake.simulate.params import SITE_LABELS
 
     lake = as_lake(lake)
     info = network_info(lake, name)
     curve = lake.dataset("networks", network=name, complete_only=True).load()
     epochs = np.arange(1, curve.sizes["training_epoch"] + 1)
-    metric = "pixel F1" if info.label in ("Mask", "Disk", "Gaussian") else "RMSE"
+    metric = "pixel F1" if info.label in SITE_LABELS else "RMSE"
     fig = Figure(figsize=(9, 3.5), constrained_layout=True)
     loss_ax, metric_ax = fig.subplots(1, 2)
     for ax, key, label in ((loss_ax, "loss", "loss"), (metric_ax, "metric", metric)):

@@ -59,6 +59,7 @@ from hrtemlake.simulate.labels import (
     with_background,
 )
 from hrtemlake.simulate.params import (
+    CLASS_LABELS,
     COLUMN_LABELS,
     DRAWN_PARAMETERS,
     LABELS_FROM_SITES,
@@ -126,7 +127,8 @@ def synthesize_images(
     workers : int
         Threads of ``scipy.fft`` (CPU).
     structure_class : int, optional
-        Class index of the imaged model (its ``structure_class``); needed by Class labels.
+        Class index of the imaged model (its ``structure_class``); needed by Class and
+        ClassMask labels.
     label_wave : complex array (ny, nx), optional
         The exit wave of the model without its support, on ``exit_wave``'s grid (the lake's
         ``particle_exitwaves``): the Exitwave label is made from it instead of the imaged
@@ -155,11 +157,7 @@ def synthesize_images(
     energy = _check_energy(params, energy)
     positions, classes, site_counts, class_names = _check_sites(params, sites, class_names)
     generators = _generators(rng, n_epochs)
-    if params.label == "Class" and (
-            isinstance(structure_class, bool) or not isinstance(structure_class, (int, np.integer))
-            or structure_class < 0):  # fmt: skip
-        raise InputError(f"Class labels need the model's class index (structure_class >= 0), "
-                         f"got {structure_class!r}")  # fmt: skip
+    _check_structure_class(params, structure_class)
     if not (isinstance(workers, (int, np.integer)) and workers != 0):
         raise InputError(f"workers must be a non-zero integer (-1: all cores), got {workers!r}")
     xp = _array_module(device)
@@ -181,7 +179,8 @@ def synthesize_images(
     images = np.empty((len(draws), params.num_focal) + size, dtype=np.float32)
     labels = None
     if params.label not in TARGET_LABELS:
-        channels = len(channel_names(params, class_names))
+        names = None if params.label == "ClassMask" else class_names  # the model classes
+        channels = len(channel_names(params, names))
         labels = np.empty((len(draws), channels) + size, dtype=np.float32)
     for i, intensity in batches:
         counts = _detect(params, table, i, geometries[i], intensity, generators[i], workers,
@@ -190,7 +189,8 @@ def synthesize_images(
             images[i] = asnumpy(counts)
         if labels is not None:
             labels[i] = _label(params, geometries[i], intensity, label_spectrum,
-                               (positions, classes, site_counts), class_names, workers)  # fmt: skip
+                               (positions, classes, site_counts), class_names, workers,
+                               structure_class)  # fmt: skip
     out = _assemble(params, table, geometries, images, labels)
     if params.label == "Class":
         out["targets"] = np.full((len(draws), 1), structure_class, dtype=np.float32)
@@ -259,7 +259,8 @@ def _check_sites(params: ImageParameters, sites: Any, class_names: Optional[Sequ
     if sites is not None and not isinstance(sites, (tuple, list)):
         sites = (sites.positions, sites.classes, sites.counts)
     num = None if class_names is None else len(class_names)
-    params.check_dataset(has_sites=sites is not None, num_site_classes=num)
+    # has_classes: the model's own class is checked by _check_structure_class
+    params.check_dataset(has_sites=sites is not None, num_site_classes=num, has_classes=True)
     positions = np.asarray(sites[0], dtype=np.float64)
     classes = np.asarray(sites[1])
     if positions.ndim != 2 or positions.shape[1] != 2 or classes.shape != positions.shape[:1]:
@@ -268,7 +269,7 @@ def _check_sites(params: ImageParameters, sites: Any, class_names: Optional[Sequ
     counts = _site_counts(params, sites, len(positions))
     if class_names is None:  # Disk, Gaussian: one per channel; Mask, Heights: as many as used
         count = params.num_classes - int(params.null_class)
-        if params.label in ("Mask", "Heights"):
+        if params.label in ("Mask", "Heights", "ClassMask"):
             count = int(classes.max()) + 1 if classes.size and classes.dtype.kind in "iu" else 1
         class_names = [f"class_{i}" for i in range(count)]
     if classes.size and (classes.dtype.kind not in "iu" or classes.min() < 0
@@ -330,7 +331,20 @@ def _detect(params, table, i, geometry, intensity, generator, workers, out):
                   noise=params.noise == "poisson", workers=workers, out=out)  # fmt: skip
 
 
-def _label(params, geometry, intensity, spectrum, sites, class_names, workers):
+def _check_structure_class(params: ImageParameters, structure_class: Any) -> None:
+    if params.label not in CLASS_LABELS:
+        return
+    if (isinstance(structure_class, bool) or not isinstance(structure_class, (int, np.integer))
+            or structure_class < 0):  # fmt: skip
+        raise InputError(f"{params.label} labels need the model's class index "
+                         f"(structure_class >= 0), got {structure_class!r}")  # fmt: skip
+    classes = params.num_classes - int(params.null_class)
+    if params.label == "ClassMask" and structure_class >= classes:
+        raise InputError(f"structure_class {structure_class} is not among the {classes} classes "
+                         f"of num_classes = {params.num_classes}")  # fmt: skip
+
+
+def _label(params, geometry, intensity, spectrum, sites, class_names, workers, model_class):
     label = params.label
     if label == "Exitwave":
         return exitwave_label(spectrum, geometry, workers=workers)
@@ -340,8 +354,13 @@ def _label(params, geometry, intensity, spectrum, sites, class_names, workers):
     if label == "Heights":
         particle = _particle_sites(classes, class_names)
         return height_label(geometry, positions[particle], counts[particle], params.spotsize)
-    if label == "Mask":
-        channels = mask_label(geometry, positions[_particle_sites(classes, class_names)])[None]
+    if label in ("Mask", "ClassMask"):
+        mask = mask_label(geometry, positions[_particle_sites(classes, class_names)])
+        channels = mask[None]
+        if label == "ClassMask":
+            channels = np.zeros((params.num_classes - int(params.null_class),) + mask.shape,
+                                dtype=np.float32)  # fmt: skip
+            channels[model_class] = mask
     else:
         draw_label = disk_label if label == "Disk" else gaussian_label
         channels = draw_label(geometry, positions, classes, len(class_names), params.spotsize)
@@ -428,13 +447,14 @@ def image_writer(lake, dataset: str, imageset: str, params: ImageParameters, epo
     if params.remove_support:
         _check_particle_waves(lake, dataset, waves)
     class_names = _class_names(lake, dataset)
-    classes = _structure_classes(lake, dataset) if params.label == "Class" else None
+    classes = _structure_classes(lake, dataset) if params.label in CLASS_LABELS else None
     params.check_dataset(
         has_sites=class_names is not None,
         num_site_classes=None if class_names is None else len(class_names),
         has_classes=classes is not None,
+        num_model_classes=None if classes is None else len(classes[0]),
     )
-    names = channel_names(params, class_names)
+    names = channel_names(params, classes[0] if params.label == "ClassMask" else class_names)
     regression = params.label in TARGET_LABELS
     identity = {k: v for k, v in params.to_dict().items() if k != "debug"}
     attrs = {"parameter_file": params.to_dict(), "label": params.label, "channel_names": names}
@@ -562,7 +582,7 @@ def compute_image_block(
     if params.label in LABELS_FROM_SITES:
         sites = load_sites(lake, dataset, block, counts=params.label in COLUMN_LABELS)
     labels: list = [None] * len(block)
-    if params.label == "Class":
+    if params.label in CLASS_LABELS:
         found = _structure_classes(lake, dataset)
         if found is None:
             params.check_dataset(has_sites=class_names is not None, has_classes=False)

@@ -20,6 +20,9 @@ Channels, in this order, and their values:
 * **Denoise** - "focus_i": the noise-free intensity of focus image i (same optics, no
   noise, no MTF) relative to vacuum = 1; × dose × pixel area gives the image's expected
   counts.
+* **ClassMask** - one channel per model class (the dataset's ``class_names``): the Mask
+  outline of the model in the channel of its class (``structure_class``), 0 in the others;
+  the class per region (e.g. zone axis vs. tilted).
 * **Heights** - "height": the number of atoms of the column (the site's ``site_count``,
   its height) at pixels within ``spotsize``/2 [Å] of a site, else 0; support sites, class
   "support", left out. As for Disk, a pixel within reach of several sites belongs to the
@@ -70,11 +73,12 @@ _GAUSSIAN_REACH = 5.0  # spots are cut at 5σ (exp(-12.5) ≈ 4e-6)
 def channel_names(
     params: ImageParameters, class_names: Optional[Sequence[str]] = None
 ) -> list[str]:
-    """Names of the label channels (regression: of the targets) for ``params``."""
+    """Names of the label channels (regression: of the targets) for ``params``;
+    ``class_names``: the site classes (Disk, Gaussian) or the model classes (ClassMask)."""
     background = [BACKGROUND] if params.null_class else []
     if params.label == "Mask":
         return ["mask", *background]
-    if params.label in ("Disk", "Gaussian"):
+    if params.label in ("Disk", "Gaussian", "ClassMask"):
         if class_names is None:
             class_names = [f"class_{i}" for i in range(params.num_classes - len(background))]
         return [str(name) for name in class_names] + background

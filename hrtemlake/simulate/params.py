@@ -47,6 +47,7 @@ import yaml
 from hrtemlake.errors import ParameterError as _BaseParameterError
 
 __all__ = [
+    "CLASS_LABELS",
     "COLUMN_LABELS",
     "DRAWN_PARAMETERS",
     "LABELS",
@@ -64,12 +65,16 @@ __all__ = [
 #: Label types: segmentation (Mask, Disk, Gaussian), exit wave regression (Exitwave),
 #: noise-free image target (Denoise), microscope-parameter targets (Regression) and the
 #: number of atoms in each atomic column (Heights, seed 000) and the class of the imaged
-#: model (Class: e.g. a nanotube's chirality, seed 004).
-LABELS = ("Mask", "Disk", "Gaussian", "Exitwave", "Denoise", "Regression", "Heights", "Class")
+#: model (Class: e.g. a nanotube's chirality, seed 004), and that class per region
+#: (ClassMask: the model's outline in its class's channel).
+LABELS = ("Mask", "Disk", "Gaussian", "Exitwave", "Denoise", "Regression", "Heights", "Class",
+          "ClassMask")  # fmt: skip
 #: Labels that are numbers per image (the images group's ``targets``), not images.
 TARGET_LABELS = ("Regression", "Class")
 #: Labels that segment the atomic structure and need the dataset's atomic sites.
-SITE_LABELS = ("Mask", "Disk", "Gaussian")
+SITE_LABELS = ("Mask", "Disk", "Gaussian", "ClassMask")
+#: Labels made from the class of the imaged model (``structure_class``).
+CLASS_LABELS = ("Class", "ClassMask")
 #: Labels that give each atomic column a value (its height, i.e. number of atoms): they
 #: need the sites with their atom counts, but are regression targets, not segmentation.
 COLUMN_LABELS = ("Heights",)
@@ -145,7 +150,11 @@ class ImageParameters:
         disc of width ``spotsize`` around it (column heights, seed 000); Class: the class
         index of the imaged model (``structure_class``, e.g. a nanotube's chirality, seed
         004), stored as the one target "class" with the names in the image set's
-        attribute ``class_names``; needs a dataset whose models carry classes.
+        attribute ``class_names``; needs a dataset whose models carry classes. ClassMask:
+        the class per region, a segmentation label with one channel per model class
+        (the dataset's ``class_names``): the model's Mask outline in the channel of its
+        class, 0 in the others (e.g. zone axis vs. tilted, chirality); a network trained on
+        it classifies every object of an image where it lies.
     image_epochs : int
         Images (at different microscope parameters) per exit wave (training data).
     image_size : (int, int)
@@ -301,7 +310,8 @@ class ImageParameters:
         return 1 if self.multifocus is None else int(self.multifocus[0])
 
     def check_dataset(self, has_sites: bool, num_site_classes: Optional[int] = None,
-                      has_classes: bool = False) -> None:
+                      has_classes: bool = False,
+                      num_model_classes: Optional[int] = None) -> None:  # fmt: skip
         """Check these parameters against a dataset of exit waves.
 
         Parameters
@@ -312,7 +322,9 @@ class ImageParameters:
             Number of site classes (e.g. 3 for 1Mo, 2S, 1S in MoS2).
         has_classes : bool
             Whether the dataset's models carry classes (``structure_class``, e.g. nanotube
-            chiralities); Class labels need them.
+            chiralities); Class and ClassMask labels need them.
+        num_model_classes : int, optional
+            Number of those classes (the dataset's ``class_names``).
 
         Raises
         ------
@@ -321,11 +333,19 @@ class ImageParameters:
             Gaussian labels whose ``num_classes`` is not ``num_site_classes`` plus the
             background channel.
         """
-        if self.label == "Class" and not has_classes:
+        if self.label in CLASS_LABELS and not has_classes:
             raise ParameterError(
-                "label", "Class labels need models that carry a class (structure_class, "
+                "label", f"{self.label} labels need models that carry a class (structure_class, "
                 "e.g. nanotubes' chiralities); the dataset's models have none"
             )
+        if self.label == "ClassMask" and num_model_classes is not None:
+            expected = num_model_classes + int(self.null_class)
+            if self.num_classes != expected:
+                raise ParameterError(
+                    "num_classes",
+                    f"{self.num_classes} does not fit a dataset with {num_model_classes} model "
+                    f"classes and null_class={self.null_class} (expected {expected})",
+                )
         if self.label in LABELS_FROM_SITES and not has_sites:
             raise ParameterError(
                 "label", f"{self.label} labels need atomic sites, the dataset has none"
@@ -348,6 +368,7 @@ def expected_num_classes(
     num_site_classes: Optional[int] = None,
     num_focal: int = 1,
     num_targets: int = 1,
+    num_model_classes: Optional[int] = None,
 ) -> int:
     """Number of label channels (``num_classes``) a label type needs.
 
@@ -362,15 +383,19 @@ def expected_num_classes(
     Regression   ``num_targets`` (one per regression target); no null class
     Heights      1 (atoms per column); no null class
     Class        1 (the one target "class": the model's class index); no null class
+    ClassMask    ``num_model_classes`` + 1 if ``null_class``
     ============ ================================================================
 
-    Returns -1 for Disk/Gaussian when ``num_site_classes`` is unknown.
+    Returns -1 for Disk/Gaussian when ``num_site_classes`` is unknown, and for ClassMask
+    when ``num_model_classes`` is.
     """
     background = int(bool(null_class))
     if label == "Mask":
         return 1 + background
     if label in ("Disk", "Gaussian"):
         return -1 if num_site_classes is None else num_site_classes + background
+    if label == "ClassMask":
+        return -1 if num_model_classes is None else num_model_classes + background
     if label == "Exitwave":
         return 2
     if label in ("Heights", "Class"):

@@ -187,8 +187,9 @@ def test_expected_num_classes_table():
         expected_num_classes("Blob", False)
     assert expected_num_classes("Heights", False) == 1
     assert expected_num_classes("Class", False) == 1
+    assert expected_num_classes("ClassMask", True, num_model_classes=2) == 3
     assert set(LABELS) == {"Mask", "Disk", "Gaussian", "Exitwave", "Denoise", "Regression",
-                           "Heights", "Class"}  # fmt: skip
+                           "Heights", "Class", "ClassMask"}  # fmt: skip
 
 
 def test_check_dataset():
