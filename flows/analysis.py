@@ -79,11 +79,12 @@ def track_flow(run: str, threshold: float = 0.9, min_separation: float = 1.0,
 @flow(name="analyze-fourier", log_prints=True)
 def fourier_flow(run: str, max_peaks: int = 6, zone_axis_threshold: float = 5.0,
                  ratio_pairs: Optional[int] = None, series: Optional[str] = None,
-                 frames_per_task: int = 8, lake: Optional[str] = None) -> int:  # fmt: skip
+                 frames_per_task: int = 8, lake: Optional[str] = None,
+                 zone_network: Optional[str] = None) -> int:  # fmt: skip
     """Fourier-peak statistics of every track in every frame (of ``series``, default the
-    run's own)."""
+    run's own), with ``zone_network`` also the classifier's on-zone probability."""
     writer = ap.start_fourier(Lake(lake, mode="a"), run, max_peaks, zone_axis_threshold,
-                              ratio_pairs, series)  # fmt: skip
+                              ratio_pairs, series, zone_network)  # fmt: skip
     return _map(fourier_task, writer, run, frames_per_task, "fourier")
 
 
@@ -102,7 +103,7 @@ def analysis_flow(
     threshold: float = 0.9, min_separation: float = 1.0, min_overlap: float = 0.5,
     fourier: bool = True, columns: bool = False, report: Optional[str] = None,
     frames_per_task: int = 4, lake: Optional[str] = None,
-    max_disagreement: Optional[float] = None,
+    max_disagreement: Optional[float] = None, zone_network: Optional[str] = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Segment, find instances, track, Fourier statistics (and columns) of ``series``;
     writes the HTML report to ``report`` (default: beside the lake) and a summary artifact."""
@@ -111,7 +112,7 @@ def analysis_flow(
     tracks = track_flow(run, threshold, min_separation, min_overlap, frames_per_task, lake=lake,
                         max_disagreement=max_disagreement)  # fmt: skip
     if fourier and tracks:
-        fourier_flow(run, frames_per_task=frames_per_task, lake=lake)
+        fourier_flow(run, frames_per_task=frames_per_task, lake=lake, zone_network=zone_network)
     if columns:
         columns_flow(run, frames_per_task=frames_per_task, lake=lake,
                      max_disagreement=max_disagreement)  # fmt: skip

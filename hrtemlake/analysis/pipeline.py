@@ -428,9 +428,12 @@ def _store_tracks(lake, run: str, props: xr.Dataset, dose: np.ndarray, pixel_siz
 
 
 def start_fourier(lake, run: str, max_peaks: int = 6, zone_axis_threshold: float = 5.0,
-                  ratio_pairs: Optional[int] = None, series: Optional[str] = None):  # fmt: skip
+                  ratio_pairs: Optional[int] = None, series: Optional[str] = None,
+                  zone_network: Optional[str] = None):  # fmt: skip
     """Create ``analysis/<run>/fourier`` for the run's tracks on the frames of ``series``
-    (default: the series the run segmented)."""
+    (default: the series the run segmented). With ``zone_network`` (a registered zone-axis
+    classifier, :mod:`hrtemlake.analysis.zoneaxis`) each track also gets its probability of
+    being on a zone axis per frame (``on_zone_probability``)."""
     lake = as_lake(lake, "a")
     if not lake.exists("tracks", run=run):
         raise AnalysisError(f"run '{run}' has no tracks yet; run `hrtemlake analyze track` first")
@@ -442,13 +445,19 @@ def start_fourier(lake, run: str, max_peaks: int = 6, zone_axis_threshold: float
     labels = lake.group("track_labels", run=run)["track"]
     _check_frames_match(lake, series, labels.shape, run)
     n = labels.shape[0]
+    parameters = {"max_peaks": max_peaks, "zone_axis_threshold": zone_axis_threshold,
+                  "ratio_pairs": ratio_pairs, "series": series}
+    if zone_network:  # only when given: runs made before it existed keep their identity
+        from hrtemlake.analysis.zoneaxis import load_zone_axis_classifier
+
+        load_zone_axis_classifier(lake, zone_network)  # a clear error before any frame
+        parameters["zone_network"] = zone_network
     if lake.exists("fourier", run=run):
         _follow_new_tracks(lake, run, ids)
     return lake.writer(
         "fourier", run=run, n_items=n, sizes={"track": len(ids), "peak": max_peaks},
         coords={"track": ids},
-        parameters={"max_peaks": max_peaks, "zone_axis_threshold": zone_axis_threshold,
-                    "ratio_pairs": ratio_pairs, "series": series},
+        parameters=parameters,
         attrs={"pixel_size": float(tracks.attrs["pixel_size"]),
                "zone_axis_threshold": zone_axis_threshold},
     )  # fmt: skip
@@ -485,8 +494,23 @@ def fourier_block(writer, run: str, block: range) -> int:
     values = {name: stats[name].values for name in ("d_spacing", "angle", "intensity", "ratio")}
     values["n_peaks"] = np.nan_to_num(stats["n_peaks"].values, nan=0).astype(np.int32)
     values["on_zone"] = stats["on_zone"].fillna(False).values.astype(bool)
+    if parameters.get("zone_network"):
+        from hrtemlake.analysis.zoneaxis import zone_axis_probabilities
+
+        model, grid = _cached_zone_network(lake.location, parameters["zone_network"])
+        probability = zone_axis_probabilities(
+            model, frames, labels, float(writer.group.attrs["pixel_size"]), ids, **grid)
+        values["on_zone_probability"] = probability.T
     writer.write(block.start, values)
     return len(block)
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_zone_network(location: str, name: str):
+    """The zone-axis classifier and its input grid, loaded once per process."""
+    from hrtemlake.analysis.zoneaxis import load_zone_axis_classifier
+
+    return load_zone_axis_classifier(location, name)
 
 
 # -- atomic columns ----------------------------------------------------------------------

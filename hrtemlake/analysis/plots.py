@@ -211,7 +211,8 @@ def plot_fourier_peaks(
     matplotlib.figure.Figure
         Two axes sharing time: intensity (relative to the frame's brightest pair) and
         angle [deg], one line per reflection (:func:`link_reflections`); frames on a zone
-        axis (``on_zone``) are shaded.
+        axis (``on_zone``) are shaded. A third axis shows the zone-axis classifier's
+        probability (``on_zone_probability``) where the run has one.
     """
     _require(fourier, ("d_spacing", "angle", "intensity", "on_zone"), "fourier")
     track_id = _choose_track(fourier, track)
@@ -220,8 +221,11 @@ def plot_fourier_peaks(
     d, angle = one["d_spacing"].values, one["angle"].values
     intensity = one["intensity"].values
     reflection = link_reflections(d, angle)
-    figure = Figure(figsize=(6.4, 5.6), layout="constrained")
-    ax_i, ax_a = figure.subplots(2, 1, sharex=True)
+    probability = _classifier_probability(one)
+    rows = 2 if probability is None else 3
+    figure = Figure(figsize=(6.4, 2.8 * rows), layout="constrained")
+    axes = figure.subplots(rows, 1, sharex=True)
+    ax_i, ax_a = axes[:2]
     n_reflections = int(reflection.max()) + 1 if reflection.size else 0
     for r in range(n_reflections):
         values = [_per_frame(a, reflection == r) for a in (intensity, angle, d)]
@@ -232,15 +236,27 @@ def plot_fourier_peaks(
         ax_i.plot(time, values[0], marker="o", markersize=3, color=colour, label=label)
         ax_a.plot(time, turned, marker="o", markersize=3, color=colour)
     on_zone = np.asarray(one["on_zone"].values, dtype=bool)
-    for ax in (ax_i, ax_a):
+    for ax in axes:
         _shade_runs(ax, time, on_zone)
+    if probability is not None:
+        axes[2].plot(time, probability, marker="o", markersize=3, color="black")
+        axes[2].set_ylim(-0.05, 1.05)
+        axes[2].set_ylabel("P(on zone), classifier")
     ax_i.set_ylabel("intensity [rel. to brightest pair]")
     ax_a.set_ylabel("angle [deg]")
-    ax_a.set_xlabel(xlabel)
+    axes[-1].set_xlabel(xlabel)
     ax_i.set_title(f"Fourier reflections of track {track_id} (shaded: on a zone axis)")
     if 0 < n_reflections <= LEGEND_MAX:
         ax_i.legend(fontsize=8)
     return figure
+
+
+def _classifier_probability(one: xr.Dataset) -> np.ndarray | None:
+    """The zone-axis classifier's probability over time, if the run has one."""
+    if "on_zone_probability" not in one:
+        return None
+    values = np.asarray(one["on_zone_probability"].values, dtype=float)
+    return values if np.isfinite(values).any() else None
 
 
 def link_reflections(

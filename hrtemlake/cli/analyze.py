@@ -18,6 +18,7 @@ RunOption = Annotated[str, typer.Option("--run", "-r", help="Analysis run name (
 SeriesOption = Annotated[str, typer.Option("--series", "-s", help="Series name (experiments/SERIES).")]
 NetworkOption = Annotated[list[str], typer.Option("--network", help="Registered network (repeat for an ensemble).")]
 FramesOption = Annotated[int, typer.Option(help="Frames per Dask task.")]
+ZoneNetworkOption = Annotated[Optional[str], typer.Option(help="Registered zone-axis classifier: adds each track's probability of being on a zone axis per frame (from its Fourier transform).")]
 
 
 def _runner(workers, cluster):
@@ -90,6 +91,7 @@ def fourier_cmd(
     max_peaks: Annotated[int, typer.Option(help="Peak pairs kept per instance and frame.")] = 6,
     zone_threshold: Annotated[float, typer.Option(help="Bright/dim ratio below which a particle is on zone.")] = 5.0,
     ratio_pairs: Annotated[Optional[int], typer.Option(help="Brightest pairs the ratio uses (e.g. 3 first-order pairs).")] = None,
+    zone_network: ZoneNetworkOption = None,
     frames_per_task: FramesOption = 8,
     workers: WorkersOption = None, cluster: ClusterOption = None, lake: LakeOption = None,
 ) -> None:
@@ -101,6 +103,7 @@ def fourier_cmd(
         done = fourier_flow.with_options(task_runner=_runner(workers, cluster))(
             run=run, max_peaks=max_peaks, zone_axis_threshold=zone_threshold,
             ratio_pairs=ratio_pairs, series=series, frames_per_task=frames_per_task, lake=lake,
+            zone_network=zone_network,
         )  # fmt: skip
     typer.echo(f"analysis/{run}/fourier: {done} frames")
 
@@ -135,6 +138,7 @@ def run_cmd(
     columns: Annotated[bool, typer.Option(help="Also count atomic columns (column networks).")] = False,
     max_disagreement: Annotated[Optional[float], typer.Option(help="Ensembles: ignore pixels where the networks' probabilities differ by more than this (standard deviation).")] = None,
     report: Annotated[Optional[Path], typer.Option(help="HTML report path (default: beside the lake).")] = None,
+    zone_network: ZoneNetworkOption = None,
     frames_per_task: FramesOption = 4,
     workers: WorkersOption = None, cluster: ClusterOption = None, lake: LakeOption = None,
 ) -> None:
@@ -147,6 +151,7 @@ def run_cmd(
             series=series, networks=network, run=run, window=window, threshold=threshold,
             min_separation=min_separation, columns=columns, max_disagreement=max_disagreement,
             report=str(report) if report else None, frames_per_task=frames_per_task, lake=lake,
+            zone_network=zone_network,
         )  # fmt: skip
     typer.echo(f"analysis/{run}: {result['tracks']} tracks; report {result['report']}")
 
