@@ -87,6 +87,7 @@ Ratio and zone axis
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from dataclasses import dataclass
@@ -96,8 +97,8 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage
 from scipy.spatial import cKDTree
-from skimage.feature import peak_local_max
 
+from hrtemlake.analysis.instances import label_boxes
 from hrtemlake.errors import ParameterError
 
 __all__ = [
@@ -318,10 +319,7 @@ def fourier_peaks(
     power = power_spectrum(array)
     ny, nx = power.shape
     centre = np.array([ny // 2, nx // 2])
-    rows = (np.arange(ny) - centre[0]) / (ny * pixel_size)
-    cols = (np.arange(nx) - centre[1]) / (nx * pixel_size)
-    k = np.hypot(rows[:, None], cols[None, :])
-    band = (k >= 1.0 / d_max) & (k <= 1.0 / d_min)
+    band = _search_band(ny, nx, pixel_size, d_min, d_max)
     if not band.any():
         return _empty(power.shape)
     background = float(np.median(power[band]))
@@ -467,19 +465,22 @@ def track_fourier_statistics(
         labels = np.asarray(tracked_labels[t])
         if not np.issubdtype(labels.dtype, np.integer):
             raise ParameterError(f"tracked_labels must be integers, got dtype {labels.dtype}")
-        if labels.size and labels.min() < 0:
+        if labels.ndim != 2:
+            raise ParameterError(f"tracked_labels[t] must be 2-D (y, x), got shape {labels.shape}")
+        # the labelled pixels (a few percent of a frame) give the tracks and their boxes
+        pixels = np.flatnonzero(labels.ravel() != 0)
+        values = labels.ravel()[pixels]
+        if values.size and values.min() < 0:
             raise ParameterError("tracked_labels must be ≥ 0 (0 = background)")
-        present = np.unique(labels)
-        present = present[present > 0]
+        present, boxes = label_boxes(pixels, values, labels.shape[1])
         ids.update(int(i) for i in present)
         if present.size == 0:
             per_frame.append((present, []))
             continue
-        image = _as_image(np.asarray(frames[t]), "frames[t]")
-        boxes = ndimage.find_objects(labels, max_label=int(present[-1]))
+        image = _check_image(np.asarray(frames[t]), "frames[t]")  # crops become float64
         results = []
-        for track_id in present:
-            region = _grow(boxes[track_id - 1], math.ceil(4 * sigma), labels.shape)
+        for track_id, box in zip(present, boxes):
+            region = _grow(box, math.ceil(4 * sigma), labels.shape)
             crop = _apodise(image[region], labels[region] == track_id, sigma, size)
             results.append(fourier_peaks(crop, pixel_size, max_peaks, **peak_options))
         per_frame.append((present, results))
@@ -632,6 +633,18 @@ def _window_mean(power: np.ndarray, peak: np.ndarray, half: int) -> float:
     return float(power[max(r - half, 0) : r + half + 1, max(c - half, 0) : c + half + 1].mean())
 
 
+@functools.lru_cache(maxsize=16)
+def _search_band(ny: int, nx: int, pixel_size: float, d_min: float, d_max: float) -> np.ndarray:
+    """Pixels of an (ny, nx) shifted spectrum with ``1/d_max ≤ |k| ≤ 1/d_min`` (read-only;
+    crops of one size share it)."""
+    rows = (np.arange(ny) - ny // 2) / (ny * pixel_size)
+    cols = (np.arange(nx) - nx // 2) / (nx * pixel_size)
+    k = np.hypot(rows[:, None], cols[None, :])
+    band = (k >= 1.0 / d_max) & (k <= 1.0 / d_min)
+    band.flags.writeable = False
+    return band
+
+
 def _local_maxima(
     power: np.ndarray, band: np.ndarray, radius: int, threshold: float
 ) -> np.ndarray:
@@ -640,18 +653,25 @@ def _local_maxima(
     The same maxima as :func:`peak_local_max` with a disc footprint, for a fraction of the
     cost: 3 × 3 maxima first, then each checked against its disc; ties within ``radius``
     (plateaus) keep the first in raster order.
+
+    The 3 × 3 maxima are those of ``peak_local_max(power, min_distance=1, footprint=3 × 3,
+    threshold_abs=threshold, exclude_border=False)`` in the band (edges: nearest, and a
+    constant spectrum has none), found by testing only the band's pixels above
+    ``threshold`` (a few) against their neighbours rather than filtering the spectrum.
     """
-    candidates = peak_local_max(
-        power,
-        min_distance=1,
-        footprint=np.ones((3, 3), dtype=bool),
-        threshold_abs=threshold,
-        exclude_border=False,
-    )
-    candidates = candidates[band[candidates[:, 0], candidates[:, 1]]]
+    ny, nx = power.shape
+    above = np.flatnonzero(band & (power > threshold))  # raster order
+    if above.size == 0 or power.min() == power.max():
+        return np.empty((0, 2), dtype=np.intp)
+    r, c = np.divmod(above, nx)
+    step = np.array([-1, 0, 1])
+    rows = np.clip(r[:, None, None] + step[None, :, None], 0, ny - 1)
+    cols = np.clip(c[:, None, None] + step[None, None, :], 0, nx - 1)
+    value = power[r, c]
+    top = value >= power[rows, cols].reshape(above.size, 9).max(axis=1)
+    candidates = np.stack([r[top], c[top]], axis=1)
     if len(candidates) == 0:
         return candidates
-    candidates = candidates[np.lexsort((candidates[:, 1], candidates[:, 0]))]
     span = np.arange(-radius, radius + 1)
     dy, dx = np.meshgrid(span, span, indexing="ij")
     inside = np.hypot(dy, dx) <= radius
@@ -701,12 +721,17 @@ def _time_coordinate(frames: Any, n_time: int) -> Any:
 
 
 def _as_image(array: Any, name: str) -> np.ndarray:
+    return _check_image(array, name).astype(np.float64, copy=False)
+
+
+def _check_image(array: Any, name: str) -> np.ndarray:
+    """A real 2-D image as it is (its crops are converted to float64 where used)."""
     image = np.asarray(array)
     if image.ndim != 2:
         raise ParameterError(f"{name} must be a 2-D (y, x) image, got shape {image.shape}")
     if np.iscomplexobj(image) or not (np.issubdtype(image.dtype, np.number) or image.dtype == bool):
         raise ParameterError(f"{name} must be real numbers, got dtype {image.dtype}")
-    return image.astype(np.float64, copy=False)
+    return image
 
 
 def _check_sigma(sigma: Any) -> float:

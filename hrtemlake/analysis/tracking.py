@@ -36,9 +36,11 @@ Id order
     in raster order of the instance's first pixel (row by row). The labels given need not be
     consecutive, and their values do not matter, only which pixels share a value.
 Speed and memory
-    Per pair of frames the work is a few passes over the pixels in NumPy: the pairs of
-    (previous, current) labels are counted with :func:`numpy.bincount` on a combined key (or
-    :func:`numpy.unique` when the label counts are too large for a dense table); Python
+    Per frame the work is one pass over the frame to find its labelled pixels (a few
+    percent of a frame); everything else works on those pixels only: areas, first pixels
+    and overlaps (the pairs of (previous, current) labels on the pixels labelled in both
+    frames, counted with :func:`numpy.bincount` on a combined key, or :func:`numpy.unique`
+    when the label counts are too large for a dense table), and the properties. Python
     only loops over instance pairs. Frames are read one at a time (``labels[t]``), so Zarr
     or Dask stacks are never loaded whole, and :func:`iter_tracked` streams.
 Properties
@@ -61,9 +63,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
-from skimage.measure import regionprops_table
+from skimage.measure import regionprops
 
-from hrtemlake.analysis.instances import _first_pixels
 from hrtemlake.errors import ParameterError
 
 __all__ = [
@@ -136,14 +137,12 @@ def match_instances(
         the others start new tracks.
     """
     _check_min_overlap(min_overlap)
-    prev = _as_label_frame(previous, "previous")
-    cur = _as_label_frame(current, "current")
+    prev = _labelled(_as_label_frame(previous, "previous", check_sign=False), "previous")
+    cur = _labelled(_as_label_frame(current, "current", check_sign=False), "current")
     if prev.shape != cur.shape:
         raise ParameterError(f"previous {prev.shape} and current {cur.shape} differ in shape")
-    prev_c, prev_values, prev_areas = _compact(prev)
-    cur_c, cur_values, cur_areas = _compact(cur)
-    pairs = _match(prev_c, prev_areas, prev_values, cur_c, cur_areas, min_overlap)
-    return {int(cur_values[c - 1]): int(prev_values[p - 1]) for c, p in pairs.items()}
+    pairs = _match(prev, prev.values, cur, min_overlap)
+    return {int(cur.values[c - 1]): int(prev.values[p - 1]) for c, p in pairs.items()}
 
 
 def iter_tracked(
@@ -169,33 +168,31 @@ def iter_tracked(
         one-to-one relabelling of its instances.
     """
     _check_min_overlap(min_overlap)
-    prev_c = prev_areas = prev_ids = None
+    prev = prev_ids = None
     if previous is not None:
-        prev_c, values, prev_areas = _compact(_as_label_frame(previous, "previous"))
-        prev_ids = np.concatenate([[0], values]).astype(np.int32)
-        if values.size and next_id <= values.max():
+        prev = _labelled(_as_label_frame(previous, "previous", check_sign=False), "previous")
+        prev_ids = np.concatenate([[0], prev.values]).astype(np.int32)
+        if prev.values.size and next_id <= prev.values.max():
             raise ParameterError(f"next_id {next_id} must exceed the previous frame's ids")
     for t, frame in enumerate(labels):
-        cur = _as_label_frame(frame, f"labels[{t}]")
-        if prev_c is not None and cur.shape != prev_c.shape:
-            raise ParameterError(
-                f"labels[{t}] has shape {cur.shape}, earlier frames {prev_c.shape}"
-            )
-        cur_c, cur_values, cur_areas = _compact(cur)
-        n = cur_values.size
+        name = f"labels[{t}]"
+        cur = _labelled(_as_label_frame(frame, name, check_sign=False), name)
+        if prev is not None and cur.shape != prev.shape:
+            raise ParameterError(f"labels[{t}] has shape {cur.shape}, earlier frames {prev.shape}")
+        n = cur.values.size
         ids = np.zeros(n + 1, dtype=np.int32)
-        if prev_c is not None and n:
-            matched = _match(prev_c, prev_areas, prev_ids[1:], cur_c, cur_areas, min_overlap)
-            for c, p in matched.items():
+        if prev is not None and n:
+            for c, p in _match(prev, prev_ids[1:], cur, min_overlap).items():
                 ids[c] = prev_ids[p]
         new = np.flatnonzero(ids[1:] == 0) + 1
         if new.size:
-            first = _first_pixels(cur_c, n)[new - 1]
-            new = new[np.argsort(first, kind="stable")]
+            new = new[np.argsort(cur.first[new - 1], kind="stable")]
             ids[new] = np.arange(next_id, next_id + new.size, dtype=np.int32)
             next_id += new.size
-        yield ids[cur_c]
-        prev_c, prev_areas, prev_ids = cur_c, cur_areas, ids
+        tracked = np.zeros(cur.shape, dtype=np.int32)
+        tracked.ravel()[cur.pixels] = ids[cur.compact]
+        yield tracked
+        prev, prev_ids = cur, ids
 
 
 def track_instances(
@@ -239,23 +236,62 @@ def track_instances(
     return out
 
 
+class _Labelled:
+    """The labelled pixels of one frame, all that tracking and properties need.
+
+    ``pixels``: flat (raster) indices of the pixels with a label > 0, in raster order;
+    ``compact``: their labels as 1..n (by increasing label value); ``values``: the label of
+    each of 1..n; ``areas``: pixel counts of 1..n; ``first``: flat index of the first pixel
+    of each of 1..n.
+    """
+
+    __slots__ = ("shape", "pixels", "compact", "values", "areas", "first")
+
+    def __init__(self, shape, pixels, compact, values, areas, first):
+        self.shape, self.pixels, self.compact = shape, pixels, compact
+        self.values, self.areas, self.first = values, areas, first
+
+
+def _labelled(frame: np.ndarray, name: str) -> _Labelled:
+    """:class:`_Labelled` of a label frame (one pass over the frame, then its labelled
+    pixels only); negative labels are an error naming ``name``."""
+    flat = frame.ravel()
+    pixels = np.flatnonzero(flat != 0)  # (a boolean's nonzero is the faster)
+    labels = flat[pixels]
+    if labels.size and labels.dtype.kind == "i" and labels.min() < 0:
+        raise ParameterError(f"{name} has negative labels; labels are >= 0 (0 = background)")
+    top = int(labels.max()) if labels.size else 0
+    if top <= max(4 * labels.size, 1 << 16):
+        counts = np.bincount(labels, minlength=top + 1)
+        values = np.flatnonzero(counts)
+        lookup = np.zeros(top + 1, dtype=np.int32)
+        lookup[values] = np.arange(1, values.size + 1, dtype=np.int32)
+        compact = lookup[labels]
+        areas = counts[values]
+        first = np.full(values.size + 1, flat.size, dtype=np.intp)
+        np.minimum.at(first, compact, np.arange(compact.size, dtype=np.intp))
+        first = pixels[first[1:]] if values.size else np.zeros(0, dtype=np.intp)
+    else:
+        values, index, inverse, areas = np.unique(
+            labels, return_index=True, return_inverse=True, return_counts=True
+        )
+        compact = (inverse.ravel() + 1).astype(np.int32)
+        first = pixels[index]
+    return _Labelled(frame.shape, pixels, compact, values, areas, first)
+
+
 def _match(
-    prev_c: np.ndarray,
-    prev_areas: np.ndarray,
-    prev_ids: np.ndarray,
-    cur_c: np.ndarray,
-    cur_areas: np.ndarray,
-    min_overlap: float,
+    prev: _Labelled, prev_ids: np.ndarray, cur: _Labelled, min_overlap: float
 ) -> dict[int, int]:
     """Greedy one-to-one matching of compact labels: ``{current: previous}`` (1-based).
 
     ``prev_ids`` (one per previous label) breaks ties in favour of the smaller id.
     """
-    n_prev, n_cur = prev_areas.size, cur_areas.size
+    n_prev, n_cur = prev.areas.size, cur.areas.size
     if n_prev == 0 or n_cur == 0:
         return {}
-    p, c, inter = _contingency(prev_c, n_prev, cur_c, n_cur)
-    fraction = inter / np.minimum(prev_areas[p - 1], cur_areas[c - 1])
+    p, c, inter = _contingency(prev, cur)
+    fraction = inter / np.minimum(prev.areas[p - 1], cur.areas[c - 1])
     significant = fraction > min_overlap
     p, c, inter, fraction = (a[significant] for a in (p, c, inter, fraction))
     order = np.lexsort((c, prev_ids[p - 1], -fraction, -inter))
@@ -269,57 +305,40 @@ def _match(
     return matched
 
 
-def _contingency(
-    prev_c: np.ndarray, n_prev: int, cur_c: np.ndarray, n_cur: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pixel counts of every (previous, current) pair of labels > 0 that overlap."""
-    key = np.multiply(prev_c.ravel(), n_cur + 1, dtype=np.intp)
-    key += cur_c.ravel()
+def _contingency(prev: _Labelled, cur: _Labelled) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pixel counts of every (previous, current) pair of labels > 0 that overlap, from the
+    pixels labelled in both frames; ordered by (previous, current)."""
+    n_prev, n_cur = prev.areas.size, cur.areas.size
+    at = np.searchsorted(prev.pixels, cur.pixels)
+    np.minimum(at, prev.pixels.size - 1, out=at)
+    both = prev.pixels[at] == cur.pixels
+    key = np.multiply(prev.compact[at[both]], n_cur + 1, dtype=np.intp)
+    key += cur.compact[both]
     cells = (n_prev + 1) * (n_cur + 1)
     if cells <= _DENSE_CELLS:
-        table = np.bincount(key, minlength=cells).reshape(n_prev + 1, n_cur + 1)
-        table[0, :] = 0
-        table[:, 0] = 0
-        p, c = np.nonzero(table)
-        return p, c, table[p, c]
-    both = (prev_c.ravel() > 0) & (cur_c.ravel() > 0)
-    keys, counts = np.unique(key[both], return_counts=True)
-    return keys // (n_cur + 1), keys % (n_cur + 1), counts
-
-
-def _compact(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Relabel a frame 1..n (by increasing label value): (compact frame, values, areas)."""
-    flat = frame.ravel()
-    top = int(flat.max()) if flat.size else 0
-    if top <= max(4 * flat.size, 1 << 16):
-        counts = np.bincount(flat, minlength=top + 1)
-        values = np.flatnonzero(counts[1:]) + 1
-        lookup = np.zeros(top + 1, dtype=np.int32)
-        lookup[values] = np.arange(1, values.size + 1, dtype=np.int32)
-        return lookup[frame], values, counts[values]
-    values, inverse, counts = np.unique(flat, return_inverse=True, return_counts=True)
-    if values[0] == 0:
-        values, counts = values[1:], counts[1:]
+        table = np.bincount(key, minlength=cells)
+        keys = np.flatnonzero(table)
+        counts = table[keys]
     else:
-        inverse = inverse + 1
-    return inverse.reshape(frame.shape).astype(np.int32), values, counts
+        keys, counts = np.unique(key, return_counts=True)
+    return keys // (n_cur + 1), keys % (n_cur + 1), counts
 
 
 # --- properties ---------------------------------------------------------------------------
 
 
-_REGIONPROPS = {
-    "area": "area",
-    "centroid-0": "com_y",
-    "centroid-1": "com_x",
-    "bbox-0": "bbox_y0",
-    "bbox-1": "bbox_x0",
-    "bbox-2": "bbox_y1",
-    "bbox-3": "bbox_x1",
-    "equivalent_diameter_area": "equivalent_diameter",
-    "orientation": "orientation",
-    "intensity_mean": "mean_intensity",
-}
+_PROPERTIES = (
+    "area",
+    "com_y",
+    "com_x",
+    "bbox_y0",
+    "bbox_x0",
+    "bbox_y1",
+    "bbox_x1",
+    "equivalent_diameter",
+    "orientation",
+    "mean_intensity",
+)
 
 
 def track_properties(
@@ -377,29 +396,22 @@ def track_properties(
     else:
         time_values = _per_frame("times", times, n_time, numeric=False)
 
-    names = ["area", "centroid", "bbox", "equivalent_diameter_area", "orientation"]
     tables = []
     for t in range(n_time):
-        frame = _as_label_frame(tracked[t], f"tracked[{t}]")
-        image = None
-        if frames is not None:
-            image = np.asarray(frames[t], dtype=np.float64)
-        table = regionprops_table(
-            frame,
-            intensity_image=image,
-            properties=["label", *names, *(["intensity_mean"] if image is not None else [])],
-        )
-        tables.append(table)
+        name = f"tracked[{t}]"
+        frame = _labelled(_as_label_frame(_read(tracked, t), name, check_sign=False), name)
+        image = None if frames is None else _read(frames, t)
+        tables.append(_region_table(frame, image))
 
-    ids = np.unique(np.concatenate([np.asarray(tab["label"], dtype=np.int64) for tab in tables]))
-    values = {name: np.full((ids.size, n_time), np.nan) for name in _REGIONPROPS.values()}
+    ids = np.unique(np.concatenate([tab["label"] for tab in tables]).astype(np.int64))
+    values = {name: np.full((ids.size, n_time), np.nan) for name in _PROPERTIES}
     present = np.zeros((ids.size, n_time), dtype=bool)
     for t, table in enumerate(tables):
-        rows = np.searchsorted(ids, np.asarray(table["label"], dtype=np.int64))
+        rows = np.searchsorted(ids, table["label"].astype(np.int64))
         present[rows, t] = True
-        for key, name in _REGIONPROPS.items():
-            if key in table:
-                values[name][rows, t] = table[key]
+        for name in _PROPERTIES:
+            if name in table:
+                values[name][rows, t] = table[name]
 
     scale = {"area": pixel_size**2, "orientation": 180.0 / math.pi}
     data_vars: dict[str, Any] = {}
@@ -420,6 +432,73 @@ def track_properties(
             "orientation_convention": "skimage: angle from the y (row) axis to the major axis",
         },
     )
+
+
+def _read(stack: Any, t: int) -> np.ndarray:
+    """Frame ``t`` of a (time, y, x) array-like as NumPy; a Dask array is computed in this
+    thread (no scheduler round trip for one frame)."""
+    item = stack[t]
+    if hasattr(item, "__dask_graph__"):
+        from dask.local import get_sync
+
+        item = item.compute(scheduler=get_sync)
+    return np.asarray(item)
+
+
+def _region_table(frame: _Labelled, image: np.ndarray | None) -> dict[str, np.ndarray]:
+    """Properties (in pixels) of each label of a frame, from its labelled pixels only.
+
+    The values are those of :func:`skimage.measure.regionprops` (``label``, ``area``,
+    ``centroid``, ``bbox``, ``equivalent_diameter_area``, ``orientation`` and
+    ``intensity_mean`` of ``image`` as float64), computed alike: centres of mass are exact
+    integer sums over the area, and the mean intensity is NumPy's mean of the region's
+    values in raster order. The orientation comes from the exact (integer) second central
+    moments, within rounding of skimage's floating-point ones; where the mixed moment or
+    the difference of the other two is exactly zero (a mirror-symmetric or round region,
+    whose angle rests on rounding: ±90° or ±45°), skimage itself decides, on the region's
+    box (rare, and exactly as regionprops does it).
+    """
+    n = frame.values.size
+    if n == 0:
+        return {"label": frame.values}
+    order = np.argsort(frame.compact, kind="stable")  # by label, raster order within one
+    pixels = frame.pixels[order]
+    rows, cols = np.divmod(pixels, frame.shape[1])
+    starts = np.zeros(n, dtype=np.intp)
+    np.cumsum(frame.areas[:-1], out=starts[1:])
+    ends = starts + frame.areas
+    area = frame.areas.astype(np.float64)
+    sums = [np.add.reduceat(v, starts) for v in (rows, cols, rows * rows, cols * cols, rows * cols)]
+    table = {
+        "label": frame.values,
+        "area": area,
+        "com_y": sums[0] / area,
+        "com_x": sums[1] / area,
+        "bbox_y0": rows[starts],
+        "bbox_x0": np.minimum.reduceat(cols, starts),
+        "bbox_y1": rows[ends - 1] + 1,
+        "bbox_x1": np.maximum.reduceat(cols, starts) + 1,
+        "equivalent_diameter": np.array([(4 * a / math.pi) ** (1 / 2) for a in area]),
+    }
+    orientation = np.empty(n)
+    for k, (m, sr, sc, srr, scc, src) in enumerate(zip(frame.areas.tolist(),
+                                                       *(v.tolist() for v in sums))):  # fmt: skip
+        # m² × central moments, exactly: rows (mu20), columns (mu02), mixed (mu11)
+        mu20, mu02, mu11 = m * srr - sr * sr, m * scc - sc * sc, m * src - sr * sc
+        if mu11 == 0 or mu20 == mu02:
+            y0, x0 = int(table["bbox_y0"][k]), int(table["bbox_x0"][k])
+            box = np.zeros((int(table["bbox_y1"][k]) - y0, int(table["bbox_x1"][k]) - x0), np.uint8)
+            box[rows[starts[k] : ends[k]] - y0, cols[starts[k] : ends[k]] - x0] = 1
+            orientation[k] = regionprops(box)[0].orientation
+        else:
+            orientation[k] = 0.5 * math.atan2(2 * mu11, mu20 - mu02)
+    table["orientation"] = orientation
+    if image is not None:
+        values = image.ravel()[pixels].astype(np.float64)
+        table["mean_intensity"] = np.array(
+            [values[a:b].mean() for a, b in zip(starts.tolist(), ends.tolist())]
+        )
+    return table
 
 
 def track_summary(props: xr.Dataset) -> pd.DataFrame:
@@ -491,7 +570,9 @@ def _check_min_overlap(min_overlap: float) -> None:
         raise ParameterError(f"min_overlap must be a fraction in [0, 1), got {min_overlap!r}")
 
 
-def _as_label_frame(frame: Any, name: str) -> np.ndarray:
+def _as_label_frame(frame: Any, name: str, check_sign: bool = True) -> np.ndarray:
+    """A 2-D integer label frame (bool as int32); ``check_sign=False`` leaves the check
+    for negative labels to :func:`_labelled`, which makes it on the labelled pixels."""
     array = np.asarray(frame)
     if array.ndim != 2:
         raise ParameterError(
@@ -501,6 +582,6 @@ def _as_label_frame(frame: Any, name: str) -> np.ndarray:
         return array.astype(np.int32)
     if array.dtype.kind not in "iu":
         raise ParameterError(f"{name} must hold integer labels, got dtype {array.dtype}")
-    if array.size and array.dtype.kind == "i" and array.min() < 0:
+    if check_sign and array.size and array.dtype.kind == "i" and array.min() < 0:
         raise ParameterError(f"{name} has negative labels; labels are >= 0 (0 = background)")
     return array
