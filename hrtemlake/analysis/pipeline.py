@@ -30,12 +30,12 @@ import functools
 from dataclasses import asdict, dataclass
 from typing import Any, Optional, Sequence
 
-import dask.array as da
 import numpy as np
 import xarray as xr
 
 from hrtemlake.errors import HrtemlakeError
 from hrtemlake.lake import as_lake
+from hrtemlake.lake.chunkio import ItemStack, read_items
 
 __all__ = [
     "AnalysisError",
@@ -161,18 +161,18 @@ def predict_frame(model, info, frame: np.ndarray, pixel_size: float,
     target = network_pixel_size(info)
     shape = frame.shape
     scaled_shape = tuple(max(8, int(round(n * pixel_size / target))) for n in shape)
-    image = frame.astype(np.float32)
+    image = frame.astype(np.float32, copy=False)
     if scaled_shape != shape:
         image = resize(image, scaled_shape, order=1, preserve_range=True, anti_aliasing=True)
     distance = float(info.parameter_file.get("normalizedistance", 12.0))
-    image = local_standardise(image.astype(np.float32), distance / target)
+    image = local_standardise(image.astype(np.float32, copy=False), distance / target)
     window = min(settings.window, _fit_window(model, max(scaled_shape)))
     out = tiled_predict(image, lambda x: np.asarray(model.predict_on_batch(x)), window=window,
                         overlap=settings.overlap, batch_size=settings.batch_size,
                         margin=settings.margin)  # fmt: skip
     if scaled_shape != shape:
         out = resize(out, (*shape, out.shape[-1]), order=1, preserve_range=True)
-    return np.moveaxis(out.astype(np.float32), -1, 0)
+    return np.moveaxis(out.astype(np.float32, copy=False), -1, 0)
 
 
 def _fit_window(model, size: int) -> int:
@@ -202,19 +202,25 @@ def segment_block(writer, run: str, block: range,
     settings = settings or SegmentationSettings(**{
         k: v for k, v in attrs["parameters"].items() if k in SegmentationSettings.__dataclass_fields__
     })  # fmt: skip
-    frames = lake.group("frames", series=attrs["series"])["frame"][block.start : block.stop]
+    frames = _block(lake.group("frames", series=attrs["series"])["frame"], block)
     results = []
     for name in attrs["networks"]:
         latest = int(checkpoint_epochs(lake, name)[-1])
         model, info = _cached_network(lake.location, name, latest)
         results.append(np.stack([predict_frame(model, info, f, attrs["pixel_size"], settings)
                                  for f in frames]))  # fmt: skip
-    stack = np.stack(results)  # (network, time, channel, y, x)
-    values = {"probability": stack.mean(axis=0)}
-    if len(results) > 1:
-        values["disagreement"] = stack[:, :, 0].std(axis=0)
+    if len(results) == 1:  # no ensemble: no 4096² copies for a mean of one
+        values = {"probability": results[0]}
+    else:
+        stack = np.stack(results)  # (network, time, channel, y, x)
+        values = {"probability": stack.mean(axis=0), "disagreement": stack[:, :, 0].std(axis=0)}
     writer.write(block.start, values)
     return len(block)
+
+
+def _block(array, block: range) -> np.ndarray:
+    """Items ``block`` of a lake array, read directly (see :func:`read_items`)."""
+    return read_items(array, slice(block.start, block.stop))
 
 
 def _check_frames_match(lake, series: str, shape: tuple, run: str) -> None:
@@ -329,10 +335,10 @@ def _agreement_parameter(seg, run: str, max_disagreement: Optional[float]) -> di
 
 def _agreed_probability(seg, attrs: dict, first: int, stop: int) -> np.ndarray:
     """Probabilities of frames first:stop, zero where the ensemble disagrees too much."""
-    probability = seg["probability"][first:stop]
+    probability = ItemStack(seg["probability"])[first:stop]
     limit = attrs.get("max_disagreement")
     if limit is not None:
-        disagrees = seg["disagreement"][first:stop] > limit
+        disagrees = ItemStack(seg["disagreement"])[first:stop] > limit
         probability = np.where(disagrees[:, None], 0, probability)
     return probability
 
@@ -373,14 +379,14 @@ def track_run(lake, run: str, min_overlap: float = 0.5) -> xr.Dataset:
     done, next_id = _tracked_so_far(lake, run, writer.n_items, n)
     if done < writer.n_items:
         writer.truncate(done)
-    previous = lake.group("track_labels", run=run)["track"][done - 1] if done else None
-    source = (instances["instance"][t] for t in range(done, n))
+    previous = ItemStack(lake.group("track_labels", run=run)["track"])[done - 1] if done else None
+    source = (ItemStack(instances["instance"])[t] for t in range(done, n))
     for tracked in iter_tracked(source, min_overlap, previous=previous, next_id=next_id):
         writer.append({"track": tracked[None]})
-    labels = lake.group("track_labels", run=run)["track"]
+    labels = ItemStack(lake.group("track_labels", run=run)["track"])
     seg = lake.group("segmentation", run=run)
     series = seg.attrs.get("series")
-    frames = da.from_zarr(lake.group("frames", series=series)["frame"])[:n] if series else None
+    frames = ItemStack(lake.group("frames", series=series)["frame"], n) if series else None
     pixel_size = float(instances.attrs["pixel_size"])
     dose = series_dose(lake, series, n)
     props = track_properties(labels, frames, pixel_size=pixel_size)
@@ -483,8 +489,8 @@ def fourier_block(writer, run: str, block: range) -> int:
     lake = as_lake(writer.location, "a")
     parameters = dict(writer.group.attrs["parameters"])
     ids = writer.group["track"][:]
-    frames = lake.group("frames", series=parameters["series"])["frame"][block.start : block.stop]
-    labels = lake.group("track_labels", run=run)["track"][block.start : block.stop]
+    frames = _block(lake.group("frames", series=parameters["series"])["frame"], block)
+    labels = _block(lake.group("track_labels", run=run)["track"], block)
     options = {"ratio_pairs": parameters["ratio_pairs"]} if parameters["ratio_pairs"] else {}
     stats = track_fourier_statistics(
         frames, labels, float(writer.group.attrs["pixel_size"]), parameters["max_peaks"],
