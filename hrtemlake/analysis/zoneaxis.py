@@ -103,10 +103,13 @@ __all__ = [
     "ON_ZONE",
     "ZONE_AXIS_CLASSES",
     "ZoneAxisSamples",
+    "load_classifier",
     "load_zone_axis_classifier",
+    "register_classifier",
     "register_zone_axis_classifier",
     "simulate_zone_axis_samples",
     "zone_axis_particle",
+    "train_classifier",
     "train_zone_axis_classifier",
     "zone_axis_input",
     "zone_axis_inputs",
@@ -539,7 +542,7 @@ class ZoneAxisSamples:
         """Blocks of samples (e.g. simulated apart with ``start``) as one; the parameters
         are the first block's."""
         if not parts:
-            raise ParameterError("parts must hold at least one ZoneAxisSamples")
+            raise ParameterError(f"parts must hold at least one {cls.__name__}")
         names = [f.name for f in fields(cls) if f.name != "parameters"]
         arrays = {name: np.concatenate([getattr(p, name) for p in parts]) for name in names}
         return cls(**arrays, parameters=dict(parts[0].parameters))
@@ -767,16 +770,52 @@ def train_zone_axis_classifier(
         and its training options ``model.zone_axis_training`` (both read by
         :func:`register_zone_axis_classifier`).
     """
+    model, curve, training = train_classifier(
+        inputs, labels, ZONE_AXIS_CLASSES, validation=validation, epochs=epochs,
+        batch_size=batch_size, learning_rate=learning_rate, filters=filters, depth=depth,
+        dense=dense, augment=augment, seed=seed, name=name, progress=progress,
+    )  # fmt: skip
+    object.__setattr__(model, "zone_axis_curve", curve)
+    object.__setattr__(model, "zone_axis_training", {"task": "zone_axis", **training})
+    return model
+
+
+def train_classifier(
+    inputs: Any,
+    labels: Any,
+    classes: Sequence[str],
+    *,
+    validation: tuple[Any, Any] | None = None,
+    epochs: int = 30,
+    batch_size: int = 32,
+    learning_rate: float = 1e-3,
+    filters: int = 8,
+    depth: int = 4,
+    dense: int = 32,
+    augment: bool = False,
+    seed: int = 0,
+    name: str | None = None,
+    progress: Callable[[dict], None] | None = None,
+) -> tuple[Any, list[dict], dict[str, Any]]:
+    """Train a classifier of one-channel Fourier inputs (shared by the zone-axis and the
+    chirality classifiers; options as :func:`train_zone_axis_classifier`).
+
+    Returns
+    -------
+    model, curve, training
+        The trained Keras model, its learning curve (one dict per epoch) and its training
+        options (epochs, batch size, learning rate, augmentation, seed, number of inputs).
+    """
     import keras
 
     from hrtemlake.nn.heads import build_classifier
 
-    x, y = _training_set(inputs, labels, "inputs", "labels")
+    x, y = _training_set(inputs, labels, "inputs", "labels", classes)
     val = None if validation is None else _training_set(*validation, "validation inputs",
-                                                          "validation labels")  # fmt: skip
+                                                          "validation labels", classes)  # fmt: skip
     epochs, batch_size = _count(epochs, "epochs"), _count(batch_size, "batch_size")
-    model = build_classifier(1, len(ZONE_AXIS_CLASSES), filters=filters, depth=depth,
-                             dense=dense, seed=seed, name=name)  # fmt: skip
+    model = build_classifier(1, len(classes), filters=filters, depth=depth, dense=dense,
+                             seed=seed, name=name)  # fmt: skip
     model.compile(optimizer=keras.optimizers.Adam(_positive(learning_rate, "learning_rate"),
                                                   amsgrad=True),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])  # fmt: skip
@@ -787,15 +826,14 @@ def train_zone_axis_classifier(
         curve.append(_train_epoch(model, x, y, val, epoch, batch_size, augment, rng))
         if progress is not None:
             progress({"epochs": epochs, **curve[-1]})
-    training = {"task": "zone_axis", "epochs": epochs, "batch_size": batch_size,
+    training = {"epochs": epochs, "batch_size": batch_size,
                 "learning_rate": float(learning_rate), "augment": bool(augment), "seed": seed,
                 "images": int(len(x))}  # fmt: skip
-    object.__setattr__(model, "zone_axis_curve", curve)
-    object.__setattr__(model, "zone_axis_training", training)
-    return model
+    return model, curve, training
 
 
-def _training_set(inputs: Any, labels: Any, x_name: str, y_name: str):
+def _training_set(inputs: Any, labels: Any, x_name: str, y_name: str,
+                  classes: Sequence[str] = ZONE_AXIS_CLASSES):  # fmt: skip
     x = np.asarray(inputs, dtype=np.float32)
     y = np.asarray(labels)
     if x.ndim != 4 or x.shape[-1] != 1 or len(x) < 1:
@@ -803,8 +841,8 @@ def _training_set(inputs: Any, labels: Any, x_name: str, y_name: str):
     if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
         raise ParameterError(f"{y_name} must be ({len(x)},) integer class indices, got "
                              f"shape {y.shape} and dtype {y.dtype}")  # fmt: skip
-    if y.size and (y.min() < 0 or y.max() >= len(ZONE_AXIS_CLASSES)):
-        raise ParameterError(f"{y_name} must index {ZONE_AXIS_CLASSES} (0 or 1)")
+    if y.size and (y.min() < 0 or y.max() >= len(classes)):
+        raise ParameterError(f"{y_name} must index {tuple(classes)} (0 to {len(classes) - 1})")
     return x, y.astype(np.int64)
 
 
@@ -881,20 +919,48 @@ def register_zone_axis_classifier(
     ParameterError
         If the model is not a 2-class classifier of one input channel.
     """
+    grid = {"q_max": _positive(q_max, "q_max"), "size": _count(size, "size", _MIN_SIZE),
+            "sigma_px": _positive_or_zero(sigma_px, "sigma_px")}  # fmt: skip
+    training = {"task": "zone_axis", **dict(getattr(model, "zone_axis_training", {}))}
+    return register_classifier(
+        lake, name, model, ZONE_AXIS_CLASSES, training, grid,
+        curve=getattr(model, "zone_axis_curve", []), parameter_file=parameter_file,
+        datasets=datasets or {"train": "(simulated zone-axis particles)",
+                              "validation": "(none)"},
+    )  # fmt: skip
+
+
+def register_classifier(
+    lake: Any,
+    name: str,
+    model: Any,
+    classes: Sequence[str],
+    training: Mapping[str, Any],
+    grid: Mapping[str, Any],
+    *,
+    curve: Sequence[Mapping[str, float]] = (),
+    parameter_file: Mapping[str, Any] | None = None,
+    datasets: Mapping[str, str] | None = None,
+):
+    """Store a classifier of one-channel Fourier inputs as network ``name`` (shared by the
+    zone-axis and the chirality classifiers).
+
+    ``training`` holds its ``task`` and training options, ``grid`` its input settings
+    (stored under ``training["input"]``), ``curve`` its learning curve (rows of
+    :func:`train_classifier`). Raises :class:`~hrtemlake.nn.registry.NetworkError` if the
+    network exists and :class:`ParameterError` if the model is not a classifier of one input
+    channel and ``len(classes)`` classes.
+    """
     from hrtemlake.lake import as_lake
     from hrtemlake.nn.registry import NetworkError, network_info, save_checkpoint
 
     lake = as_lake(lake, "a")
     if lake.exists("networks", network=name):
         raise NetworkError(f"{lake.location}: network '{name}' exists; use another name")
-    attrs = _network_attrs(model, {"q_max": _positive(q_max, "q_max"),
-                                   "size": _count(size, "size", _MIN_SIZE),
-                                   "sigma_px": _positive_or_zero(sigma_px, "sigma_px")},
-                           parameter_file, datasets)  # fmt: skip
+    attrs = _network_attrs(model, dict(grid), parameter_file, datasets, classes, training)
     identity = {key: attrs[key] for key in ("architecture", "training", "datasets")}
     writer = lake.writer("networks", parameters=identity, seed=attrs["training"].get("seed"),
                          attrs=attrs, network=name)  # fmt: skip
-    curve = list(getattr(model, "zone_axis_curve", []))
     for row in curve:
         writer.append({key: np.array([row[key]]) for key in _CURVE})
     save_checkpoint(lake, name, model, len(curve))
@@ -902,22 +968,21 @@ def register_zone_axis_classifier(
 
 
 def _network_attrs(model: Any, grid: dict, parameter_file: Mapping[str, Any] | None,
-                   datasets: Mapping[str, str] | None) -> dict[str, Any]:  # fmt: skip
+                   datasets: Mapping[str, str] | None, classes: Sequence[str],
+                   training: Mapping[str, Any]) -> dict[str, Any]:  # fmt: skip
     from hrtemlake.nn.architectures import network_config, trainable_parameters
 
     config = network_config(model)
     if (config.get("arch"), config.get("input_channels"), config.get("output_channels")) != (
-            "classifier", 1, len(ZONE_AXIS_CLASSES)):  # fmt: skip
+            "classifier", 1, len(classes)):  # fmt: skip
         raise ParameterError(f"model must be a classifier of 1 input channel and "
-                             f"{len(ZONE_AXIS_CLASSES)} classes, got {config}")  # fmt: skip
-    training = {"task": "zone_axis", **dict(getattr(model, "zone_axis_training", {})),
-                "input": grid, "class_names": list(ZONE_AXIS_CLASSES)}  # fmt: skip
+                             f"{len(classes)} classes, got {config}")  # fmt: skip
+    names = [str(c) for c in classes]
     return {
         "architecture": {**config, "trainable_parameters": trainable_parameters(model)},
-        "training": training, "label": "Class", "channel_names": ["class"],
-        "class_names": list(ZONE_AXIS_CLASSES), "input_channels": 1,
-        "datasets": dict(datasets or {"train": "(simulated zone-axis particles)",
-                                      "validation": "(none)"}),
+        "training": {**dict(training), "input": grid, "class_names": names},
+        "label": "Class", "channel_names": ["class"], "class_names": names,
+        "input_channels": 1, "datasets": dict(datasets or {}),
         "parameter_file": dict(parameter_file or {}),
     }  # fmt: skip
 
@@ -948,14 +1013,23 @@ def load_zone_axis_classifier(lake: Any, name: str = DEFAULT_NETWORK,
     ParameterError
         If the network is not a zone-axis classifier.
     """
+    model, grid, _ = load_classifier(lake, name, "zone_axis", epoch)
+    options = {"q_max": float(grid["q_max"]), "size": int(grid["size"]),
+               "sigma_px": float(grid["sigma_px"])}  # fmt: skip
+    return model, options
+
+
+def load_classifier(lake: Any, name: str, task: str,
+                    epoch: int | None = None) -> tuple[Any, dict[str, Any], list[str]]:  # fmt: skip
+    """A registered classifier of ``task`` (stored by :func:`register_classifier`), its input
+    settings and its class names; :class:`ParameterError` if the network has another task."""
     from hrtemlake.nn.registry import load_network, network_info
 
     info = network_info(lake, name)
     grid = info.training.get("input")
-    if info.training.get("task") != "zone_axis" or not isinstance(grid, Mapping):
-        raise ParameterError(f"network '{name}' is not a zone-axis classifier (its training "
-                             f"has no task 'zone_axis'); register one with "
-                             f"register_zone_axis_classifier")  # fmt: skip
-    options = {"q_max": float(grid["q_max"]), "size": int(grid["size"]),
-               "sigma_px": float(grid["sigma_px"])}  # fmt: skip
-    return load_network(lake, name, epoch), options
+    if info.training.get("task") != task or not isinstance(grid, Mapping):
+        raise ParameterError(f"network '{name}' is not a {task.replace('_', '-')} classifier "
+                             f"(its training has no task '{task}'); register one with "
+                             f"register_{task}_classifier")  # fmt: skip
+    names = [str(c) for c in info.training.get("class_names", ())]
+    return load_network(lake, name, epoch), dict(grid), names
