@@ -1,12 +1,14 @@
-"""Writing whole chunks fast, and reading items without Dask.
+"""Writing item rows and resizing fast, and reading items without Dask.
 
-zarr-python 3.1 spends about 2 ms per chunk in its indexing and async machinery, four times
-what compressing and writing a 1 MB frame costs (measured by benchmarks/bench_lake.py).
-Lake writes are almost always whole chunks of whole items, so for that case on a local store
-this module encodes the chunks itself with the array's own Blosc codec, in a thread pool,
-and writes the chunk files where zarr expects them.  zarr reads them back unchanged (the
-round trip is tested); anything else — remote stores, other codecs, partial chunks — goes
-through zarr.
+zarr-python 3.1 spends about 2 ms per chunk write and 0.7 ms per resize in its indexing and
+async machinery, four times what compressing and writing a 1 MB frame costs (measured by
+benchmarks/bench_lake.py). Lake writes are rows of whole items, so on a local store this
+module encodes the chunks itself with numcodecs codecs equal to the array's own (bytes +
+Blosc for numbers, vlen-utf8 + Zstd for text), in a thread pool, and writes the chunk files
+where zarr expects them; a chunk the write covers only partly is read, updated and written
+back, as zarr does. Growing arrays rewrites their ``zarr.json`` the same way. zarr reads
+all of it back unchanged (the round trips are tested); anything else (remote stores, other
+codecs, shrinking) goes through zarr.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ import os
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from functools import cache
+from functools import cache, partial
 
 import numpy as np
 import zarr
-from numcodecs import Blosc
-from zarr.codecs import BloscCodec, BytesCodec
+from numcodecs import Blosc, VLenUTF8, Zstd
+from zarr.codecs import BloscCodec, BytesCodec, VLenUTF8Codec, ZstdCodec
+from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 from zarr.storage import LocalStore
 
@@ -35,48 +38,135 @@ def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 1), thread_name_prefix="lake-io")
 
 
-def write_items(array: zarr.Array, start: int, data: np.ndarray) -> None:
-    """Write ``data`` to ``array[start:start + len(data)]``."""
-    blosc = _fast_codec(array, start, data)
-    if blosc is None:
-        array[start : start + len(data)] = data
-        return
-    step = array.chunks[0]
-    data = np.ascontiguousarray(data, dtype=array.dtype)
-    root = os.path.join(str(array.store_path.store.root), array.path)
-    rest = (0,) * (array.ndim - 1)
+def _put_file(path: str, payload: bytes) -> None:
+    """Write a file atomically, as zarr's own LocalStore does (a reader sees old or new)."""
+    temporary = f"{path}.{os.getpid()}.{threading.get_ident()}.partial"
+    with open(temporary, "wb") as fh:
+        fh.write(payload)
+    os.replace(temporary, path)
 
-    def put(offset: int) -> None:
-        key = array.metadata.encode_chunk_key(((start + offset) // step, *rest))
-        path = os.path.join(root, key)
+
+class _LocalChunks:
+    """The chunk files of a local array whose chunks hold whole items, read and written
+    with numcodecs codecs equal to the array's zarr codecs."""
+
+    def __init__(self, array: zarr.Array, codecs: list, text: bool):
+        self.array, self.codecs, self.text = array, codecs, text
+        self.root = os.path.join(str(array.store_path.store.root), array.path)
+        self.step = array.chunks[0]
+        self.shape = (self.step, *array.shape[1:])
+        self.rest = (0,) * (array.ndim - 1)
+
+    def path(self, index: int) -> str:
+        key = self.array.metadata.encode_chunk_key((index, *self.rest))
+        return os.path.join(self.root, key)
+
+    def encode(self, block: np.ndarray) -> bytes:
+        data = block.astype(object) if self.text else np.ascontiguousarray(block)
+        for codec in self.codecs:
+            data = codec.encode(data)
+        return bytes(data)
+
+    def decode(self, raw: bytes, out: np.ndarray | None = None) -> np.ndarray:
+        """One chunk's items; numeric chunks can decode straight into ``out``."""
+        if not self.text:
+            if out is not None:
+                return self.codecs[-1].decode(raw, out=out)
+            flat = np.frombuffer(self.codecs[-1].decode(raw), dtype=self.array.dtype)
+            return flat.reshape(self.shape).copy()
+        flat = self.codecs[0].decode(self.codecs[1].decode(raw))
+        return flat.reshape(self.shape).astype(self.array.dtype)
+
+    def load(self, index: int) -> np.ndarray:
+        """A chunk's items (the fill value where it was never written)."""
+        try:
+            with open(self.path(index), "rb") as fh:
+                return self.decode(fh.read())
+        except FileNotFoundError:
+            return np.full(self.shape, self.array.metadata.fill_value, dtype=self.array.dtype)
+
+    def store(self, index: int, block: np.ndarray) -> None:
+        path = self.path(index)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        partial = f"{path}.{os.getpid()}.{threading.get_ident()}.partial"
-        with open(partial, "wb") as fh:
-            fh.write(blosc.encode(data[offset : offset + step]))
-        os.replace(partial, path)  # atomic, as zarr's own LocalStore writes
-
-    list(_pool().map(put, range(0, len(data), step)))
+        _put_file(path, self.encode(block))
 
 
-def write_rows(start: int, rows: dict[str, tuple[zarr.Array, np.ndarray]]) -> None:
-    """Write the same item rows of several arrays: whole chunks directly, the rest
-    through zarr in one batch of concurrent writes (one event-loop round trip, not one each).
+def write_items(array: zarr.Array, start: int, data: np.ndarray) -> None:
+    """Write ``data`` to ``array[start:start + len(data)]`` (rows of whole items)."""
+    write_rows(start, {"": (array, data)})
+
+
+def write_rows(start: int, rows: dict[str, tuple[zarr.Array, np.ndarray]],
+               grow: list[zarr.Array] = ()) -> None:  # fmt: skip
+    """Write the same item rows of several arrays, growing ``grow`` to the write's end.
+
+    On a local store the growth and the chunk files of every array are written in one
+    round of the thread pool (a crash part-way leaves rows that no ``write_session``
+    marks complete, which the writers trim); anything else goes through zarr, its writes
+    in one batch of concurrent coroutines (one event-loop round trip, not one each).
     """
+    stop = start + max((len(data) for _, data in rows.values()), default=0)
+    growing = [a for a in grow if a.shape[0] < stop]
+    local = [a for a in growing if _is_local(a)]
+    resize_items([a for a in growing if not _is_local(a)], stop)
+    tasks = [partial(_grow, a, stop) for a in local]
     slow = []
     for array, data in rows.values():
-        if _fast_codec(array, start, data) is not None:
-            write_items(array, start, data)
+        grown = any(array is a for a in local)
+        chunks = _writable(array, start, data, stop if grown else None)
+        if chunks is None:
+            slow.append((array, data))
         else:
-            slow.append(array.async_array.setitem(slice(start, start + len(data)), data))
+            tasks += _chunk_writes(chunks, start, data)
+    if len(tasks) == 1:
+        tasks[0]()
+    elif tasks:
+        list(_pool().map(lambda task: task(), tasks))
     if slow:
-        sync(_gather(slow))
+        sync(_gather([a.async_array.setitem(slice(start, start + len(d)), d) for a, d in slow]))
+
+
+def _chunk_writes(chunks: _LocalChunks, start: int, data: np.ndarray) -> list:
+    """One task per chunk file that rows ``start, ...`` of ``data`` touch."""
+    if not chunks.text:
+        data = np.ascontiguousarray(data, dtype=chunks.array.dtype)
+    step, stop = chunks.step, start + len(data)
+
+    def put(index: int) -> None:
+        first = index * step
+        lo, hi = max(first, start), min(first + step, stop)  # items of this chunk written
+        if lo == first and hi == first + step:
+            block = data[lo - start : hi - start]
+        else:  # part of a chunk: read, update, write back (this writer owns the chunk)
+            block = chunks.load(index)
+            block[lo - first : hi - first] = data[lo - start : hi - start]
+        chunks.store(index, block)
+
+    return [partial(put, index) for index in range(start // step, (stop - 1) // step + 1)]
 
 
 def resize_items(arrays: list[zarr.Array], length: int) -> None:
-    """Set the item-axis length of several arrays concurrently."""
-    pending = [a.async_array.resize((length, *a.shape[1:])) for a in arrays if a.shape[0] != length]
+    """Set the item-axis length of several arrays: growing local arrays by rewriting their
+    metadata here, anything else through zarr, concurrently."""
+    changed = [a for a in arrays if a.shape[0] != length]
+    local = [a for a in changed if length > a.shape[0] and _is_local(a)]
+    pending = [a.async_array.resize((length, *a.shape[1:])) for a in changed
+               if not any(a is b for b in local)]  # fmt: skip
+    if local:
+        list(_pool().map(lambda a: _grow(a, length), local))
     if pending:
         sync(_gather(pending))
+
+
+def _grow(array: zarr.Array, length: int) -> None:
+    """zarr's own resize of a growing array (nothing to delete): new metadata, saved, then
+    set on the array object in place."""
+    metadata = array.metadata.update_shape((length, *array.shape[1:]))
+    buffers = metadata.to_buffer_dict(default_buffer_prototype())
+    root = os.path.join(str(array.store_path.store.root), array.path)
+    for key, buffer in buffers.items():
+        _put_file(os.path.join(root, key), buffer.to_bytes())
+    object.__setattr__(array.async_array, "metadata", metadata)
 
 
 async def _gather(coroutines) -> None:
@@ -86,38 +176,33 @@ async def _gather(coroutines) -> None:
 def read_items(array: zarr.Array, items: slice | np.ndarray) -> np.ndarray:
     """Items of ``array`` as a numpy array, straight from zarr (no Dask graph).
 
-    A step-1 slice of a local Blosc array whose chunks hold whole items is decoded here,
+    A step-1 slice of a local numeric array whose chunks hold whole items is decoded here,
     chunk files in a thread pool straight into the result (zarr's own read path costs
     about five times the decoding of a 64 MB frame); anything else goes through zarr."""
     if not isinstance(items, slice):
         return array.get_orthogonal_selection((np.asarray(items),))
     start, stop, step = items.indices(array.shape[0])
-    blosc = _local_blosc(array)
-    if blosc is None or step != 1 or stop <= start:
+    chunks = _local_chunks(array)
+    if chunks is None or chunks.text or step != 1 or stop <= start:
         return array[items]
     out = np.empty((stop - start, *array.shape[1:]), dtype=array.dtype)
-    chunk = array.chunks[0]
-    root = os.path.join(str(array.store_path.store.root), array.path)
-    rest = (0,) * (array.ndim - 1)
+    size = chunks.step
 
     def get(index: int) -> None:
-        first = index * chunk
-        lo, hi = max(first, start), min(first + chunk, stop)  # items of this chunk wanted
-        path = os.path.join(root, array.metadata.encode_chunk_key((index, *rest)))
+        first = index * size
+        lo, hi = max(first, start), min(first + size, stop)  # items of this chunk wanted
         try:
-            with open(path, "rb") as fh:
+            with open(chunks.path(index), "rb") as fh:
                 encoded = fh.read()
         except FileNotFoundError:  # never written: zarr's fill value
             out[lo - start : hi - start] = array.metadata.fill_value
             return
-        if lo == first and hi == first + chunk:
-            blosc.decode(encoded, out=out[lo - start : hi - start])
+        if lo == first and hi == first + size:
+            chunks.decode(encoded, out=out[lo - start : hi - start])
         else:
-            whole = np.frombuffer(blosc.decode(encoded), dtype=array.dtype)
-            whole = whole.reshape(chunk, *array.shape[1:])
-            out[lo - start : hi - start] = whole[lo - first : hi - first]
+            out[lo - start : hi - start] = chunks.decode(encoded)[lo - first : hi - first]
 
-    list(_pool().map(get, range(start // chunk, (stop - 1) // chunk + 1)))
+    list(_pool().map(get, range(start // size, (stop - 1) // size + 1)))
     return out
 
 
@@ -141,33 +226,49 @@ class ItemStack:
         return read_items(self.array, slice(index, index + 1))[0]
 
 
-def _fast_codec(array: zarr.Array, start: int, data: np.ndarray) -> Blosc | None:
-    """The Blosc codec to encode with, if this write can bypass zarr; else None."""
-    step = array.chunks[0]
-    whole = data.shape[1:] == array.shape[1:]
-    aligned = start % step == 0 and len(data) % step == 0 and start + len(data) <= array.shape[0]
-    if not (whole and aligned and np.dtype(data.dtype) == np.dtype(array.dtype) and data.size):
+def _writable(array: zarr.Array, start: int, data: np.ndarray,
+              length: int | None = None) -> _LocalChunks | None:  # fmt: skip
+    """The array's chunk files, if this write of whole item rows can bypass zarr; else None.
+    ``length``: the item-axis length the array has, or is growing to with this write."""
+    length = array.shape[0] if length is None else length
+    fits = data.shape[1:] == array.shape[1:] and 0 <= start and start + len(data) <= length
+    if not (fits and data.size):
         return None
-    return _local_blosc(array)
+    chunks = _local_chunks(array)
+    if chunks is None:
+        return None
+    kind = np.dtype(data.dtype).kind
+    same = kind in "UTO" if chunks.text else np.dtype(data.dtype) == np.dtype(array.dtype)
+    return chunks if same else None
 
 
-def _local_blosc(array: zarr.Array) -> Blosc | None:
-    """The array's Blosc codec, if its chunks can be read and written as plain files here:
-    a local store, little-endian bytes then Blosc, and chunks holding whole items."""
-    if not isinstance(array.store_path.store, LocalStore) or sys.byteorder != "little":
+def _is_local(array: zarr.Array) -> bool:
+    return isinstance(array.store_path.store, LocalStore)
+
+
+def _local_chunks(array: zarr.Array) -> _LocalChunks | None:
+    """The array's chunk files, if they can be read and written as plain files here: a
+    local store, chunks holding whole items, and codecs numcodecs can stand in for
+    (little-endian bytes then Blosc, or vlen-utf8 then Zstd)."""
+    if not _is_local(array) or sys.byteorder != "little" or array.chunks[1:] != array.shape[1:]:
         return None
-    meta = array.metadata
-    codecs = getattr(meta, "codecs", ())
-    if len(codecs) != 2 or not isinstance(codecs[0], BytesCodec) or not isinstance(codecs[1], BloscCodec):
-        return None
-    if codecs[0].endian is not None and codecs[0].endian.value != "little":
-        return None
-    if array.chunks[1:] != array.shape[1:]:
-        return None
-    blosc = codecs[1]
-    return _blosc(blosc.cname.value, blosc.clevel, _SHUFFLE[blosc.shuffle.value])
+    codecs = tuple(getattr(array.metadata, "codecs", ()))
+    kinds = tuple(type(c) for c in codecs)
+    if kinds == (BytesCodec, BloscCodec):
+        if codecs[0].endian is not None and codecs[0].endian.value != "little":
+            return None
+        b = codecs[1]
+        return _LocalChunks(array, [_blosc(b.cname.value, b.clevel, _SHUFFLE[b.shuffle.value])], False)
+    if kinds == (VLenUTF8Codec, ZstdCodec):
+        return _LocalChunks(array, [VLenUTF8(), _zstd(codecs[1].level, codecs[1].checksum)], True)
+    return None
 
 
 @cache
 def _blosc(cname: str, clevel: int, shuffle: int) -> Blosc:
     return Blosc(cname=cname, clevel=clevel, shuffle=shuffle, blocksize=0)
+
+
+@cache
+def _zstd(level: int, checksum: bool) -> Zstd:
+    return Zstd(level=level, checksum=checksum)

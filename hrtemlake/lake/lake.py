@@ -14,7 +14,7 @@ from zarr.codecs import BloscCodec
 from zarr.core.sync import sync
 
 from hrtemlake.errors import LakeError, SchemaError
-from hrtemlake.lake.chunkio import read_items
+from hrtemlake.lake.chunkio import read_items, write_items
 from hrtemlake.lake.provenance import provenance_record
 from hrtemlake.lake.schema import WRITE_SESSION, GroupSpec, VariableSpec, get_schema
 from hrtemlake.lake.store import Mode, open_root, open_store, resolve_lake
@@ -187,15 +187,19 @@ class Lake:
         path = spec.format_path(**names)
         parameters = _jsonable(dict(parameters or {}))
         existing = self._bare_or_group(path)
+        created = None
         if existing is not None and KIND_ATTR in existing.attrs:
             group = self._reopen(spec, path, parameters, n_items)
         else:
             # absent, or only a parent of other groups so far (e.g. experiments/S when
             # experiments/S/quarantine was written first): the declared group goes there
-            group = self._create(spec, path, parameters, n_items, sizes, coords, scalars, attrs)
+            group, created = self._create(spec, path, parameters, n_items, sizes, coords,
+                                          scalars, attrs)  # fmt: skip
         session = _start_session(group, provenance_record(parameters, seed))
         writer = _WRITERS[spec.layout](self.location, path, kind, session)
-        if spec.layout != "dense":
+        if created is not None:
+            writer.adopt(group, created)  # new: no need to open its arrays again
+        elif spec.layout != "dense":
             writer.n_items  # recovers an interrupted append before anyone writes
         return writer
 
@@ -256,7 +260,7 @@ class Lake:
         coords: Mapping[str, Any] | None,
         scalars: Mapping[str, Any] | None,
         attrs: Mapping[str, Any] | None,
-    ) -> zarr.Group:
+    ) -> tuple[zarr.Group, dict[str, zarr.Array]]:
         if spec.layout == "dense" and (n_items is None or n_items < 0):
             raise LakeError(f"{path}: a dense group needs n_items >= 0, got {n_items}")
         missing_attrs = [a for a in spec.attrs if a not in (attrs or {})]
@@ -280,10 +284,13 @@ class Lake:
                 value = var.coerce(values[var.name], path)
                 if value.shape != shape:
                     raise SchemaError(f"{path}/{var.name}: expected shape {shape}, got {value.shape}")
-                array[...] = value
+                if value.ndim and value.size:
+                    write_items(array, 0, value)
+                else:
+                    array[...] = value
         # last: readers take a group with its kind as complete (see exists())
         group.attrs[KIND_ATTR] = spec.kind
-        return group
+        return group, arrays
 
     def _reopen(
         self, spec: GroupSpec, path: str, parameters: dict[str, Any], n_items: int | None

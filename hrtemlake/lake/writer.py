@@ -77,6 +77,12 @@ class _GroupWriter:
             self._arrays[name] = self.group[name]
         return self._arrays[name]
 
+    def adopt(self, group: zarr.Group, arrays: Mapping[str, zarr.Array]) -> None:
+        """Use a group and arrays just created in this process (it holds no item yet)."""
+        self._group, self._arrays = group, dict(arrays)
+        if hasattr(self, "_n"):
+            self._n = 0
+
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_group"] = None
@@ -86,10 +92,12 @@ class _GroupWriter:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.location!r}, {self.path!r}, session={self.session})"
 
-    def _write_rows(self, start: int, arrays: Mapping[str, np.ndarray]) -> None:
-        """Write item rows, then mark them complete (the order makes crashes safe)."""
+    def _write_rows(self, start: int, arrays: Mapping[str, np.ndarray], grow: bool = False) -> None:
+        """Write item rows, then mark them complete (the order makes crashes safe); with
+        ``grow``, every item array grows to the write's end with the rows."""
         count = len(next(iter(arrays.values()))) if arrays else 0
-        write_rows(start, {name: (self.array(name), a) for name, a in arrays.items()})
+        grown = [self.array(v.name) for v in self.spec.item_variables()] if grow else []
+        write_rows(start, {name: (self.array(name), a) for name, a in arrays.items()}, grown)
         done = np.full(count, self.session, dtype=np.int32)
         write_rows(start, {WRITE_SESSION: (self.array(WRITE_SESSION), done)})
 
@@ -218,8 +226,7 @@ class AppendWriter(_SequentialWriter):
         arrays, count = self._check_values(values, variables, None)
         start = self.n_items
         stop = start + count
-        resize_items([self.array(v.name) for v in self.spec.item_variables()], stop)
-        self._write_rows(start, arrays)
+        self._write_rows(start, arrays, grow=True)
         self._n = stop
         return range(start, stop)
 
@@ -259,9 +266,8 @@ class RaggedWriter(_SequentialWriter):
                 for v in ragged_vars
             })  # fmt: skip
         stop_item = start_item + count
-        resize_items([self.array(v.name) for v in spec.item_variables()], stop_item)
         items[spec.offsets] = begin + np.cumsum(lengths)
-        self._write_rows(start_item, items)
+        self._write_rows(start_item, items, grow=True)
         self._n = stop_item
         return range(start_item, stop_item)
 
