@@ -20,7 +20,10 @@ that view:
 * :func:`chirality_probabilities`: per image or region, the probability of every class and
   the ``top`` likeliest (the seed's table: region → chirality 1/2/3 with probabilities, a
   :class:`ChiralityTable`; :func:`chirality_table` makes one from probabilities scored
-  elsewhere);
+  elsewhere); :func:`chirality_by_region` does it for the labelled regions of a frame (e.g.
+  the instance stage's labels), from crops centred on each (:func:`region_crops`), and
+  :func:`track_chirality` for every track of an analysis run in every frame, ranked per
+  track by :func:`chirality_summary` (``hrtemlake analyze chirality``);
 * :func:`simulate_chirality_samples`: training data (nanotubes of
   :func:`hrtemlake.models.nanotubes.nanotube`, abTEM exit waves, noisy images of
   :func:`~hrtemlake.simulate.images.synthesize_images`);
@@ -94,7 +97,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -134,12 +137,16 @@ __all__ = [
     "DEFAULT_NETWORK",
     "DEFAULT_Q_MAX",
     "DEFAULT_WAVES",
+    "chirality_by_region",
     "chirality_input",
     "chirality_probabilities",
+    "chirality_summary",
     "chirality_table",
     "load_chirality_classifier",
+    "region_crops",
     "register_chirality_classifier",
     "simulate_chirality_samples",
+    "track_chirality",
     "train_chirality_classifier",
     "tube_axis_angle",
 ]
@@ -379,6 +386,8 @@ class ChiralityTable:
         (region, top) their probabilities.
     angle
         (region,) the axis angle [deg] the input was turned by.
+    regions
+        (region,) the region labels (:func:`chirality_by_region`), else 1, 2, ... in order.
     """
 
     class_names: tuple[str, ...]
@@ -386,15 +395,20 @@ class ChiralityTable:
     top_classes: np.ndarray
     top_probabilities: np.ndarray
     angle: np.ndarray
+    regions: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.regions is None:
+            object.__setattr__(self, "regions", np.arange(1, len(self.probabilities) + 1))
 
     def __len__(self) -> int:
         return int(len(self.probabilities))
 
     def rows(self) -> list[dict[str, Any]]:
-        """One dict per region: ``region`` (from 1), ``chirality k`` and ``prob. k``."""
+        """One dict per region: ``region`` (its label), ``chirality k`` and ``prob. k``."""
         out = []
         for i, (names, values) in enumerate(zip(self.top_classes, self.top_probabilities)):
-            row: dict[str, Any] = {"region": i + 1}
+            row: dict[str, Any] = {"region": int(self.regions[i])}
             for k, (name, value) in enumerate(zip(names, values), start=1):
                 row[f"chirality {k}"], row[f"prob. {k}"] = str(name), float(value)
             out.append(row)
@@ -406,7 +420,7 @@ class ChiralityTable:
                                   for k in range(1, top + 1))  # fmt: skip
         lines = [head]
         for i, (names, values) in enumerate(zip(self.top_classes, self.top_probabilities)):
-            lines.append(f"{i + 1:6d}" + "".join(f"  {n:>8} {100 * v:6.1f}%"
+            lines.append(f"{int(self.regions[i]):6d}" + "".join(f"  {n:>8} {100 * v:6.1f}%"
                                                  for n, v in zip(names, values)))  # fmt: skip
         return "\n".join(lines)
 
@@ -521,6 +535,163 @@ def _pixels_per_image(pixel_size: Any, n: int) -> list[Any]:
         raise ParameterError(f"pixel_size must be one number or one per image ({n}), got "
                              f"{len(values)}")  # fmt: skip
     return values
+
+
+# -- regions ------------------------------------------------------------------------------
+
+
+def region_crops(image: Any, labels: Any) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Square crops of an image centred on each labelled region (one tube each).
+
+    Each crop's side is the diagonal of the region's bounding box over the flat part of the
+    input window (85 % of its radius), at least 16 px, so the whole region lies in the
+    window's flat disc (module notes) whatever its angle; parts of a crop outside the frame
+    are the frame mirrored at its edge. Other regions inside a crop stay in it.
+
+    Parameters
+    ----------
+    image
+        (y, x) real frame.
+    labels
+        (y, x) integer region labels of the same shape, 0 for background (e.g. a frame of
+        the instance stage's label maps).
+
+    Returns
+    -------
+    regions, crops
+        The labels present (ascending) and one crop per label.
+
+    Raises
+    ------
+    ParameterError
+        A frame that is not a finite real 2-D array, or labels that are not integers of
+        its shape.
+    """
+    from hrtemlake.analysis.instances import label_boxes
+
+    image = _image(image)
+    labels = np.asarray(labels)
+    if labels.shape != image.shape or not np.issubdtype(labels.dtype, np.integer):
+        raise ParameterError(f"labels must be integer region labels of the image's shape "
+                             f"{image.shape}, got {labels.dtype} {labels.shape}")  # fmt: skip
+    flat = np.flatnonzero(labels)
+    regions, boxes = label_boxes(flat, labels.ravel()[flat], image.shape[1])
+    sides = [max(_MIN_SIDE, math.ceil(math.hypot(b[0].stop - b[0].start, b[1].stop - b[1].start)
+                                      / (1.0 - _TAPER))) for b in boxes]  # fmt: skip
+    pad = max(sides, default=0) // 2 + 1
+    padded = np.pad(image, pad, mode="symmetric") if sides else image
+    crops = []
+    for box, side in zip(boxes, sides):
+        top = (box[0].start + box[0].stop - side) // 2 + pad
+        left = (box[1].start + box[1].stop - side) // 2 + pad
+        crops.append(padded[top : top + side, left : left + side])
+    return regions, crops
+
+
+def chirality_by_region(model: Callable, image: Any, labels: Any, pixel_size: float,
+                        **options: Any) -> ChiralityTable:  # fmt: skip
+    """The seed's table for one frame: each labelled region's likeliest chiralities.
+
+    Parameters
+    ----------
+    model
+        The chirality classifier (see :func:`chirality_probabilities`).
+    image, labels
+        The frame and its region labels (:func:`region_crops`).
+    pixel_size
+        Pixel size [Å/px] of the frame.
+    options
+        ``q_max``, ``size``, ``class_names``, ``top``, ``batch_size`` of
+        :func:`chirality_probabilities` (:func:`load_chirality_classifier` returns the
+        first three).
+
+    Returns
+    -------
+    ChiralityTable
+        One row per region, ``regions`` holding its label; empty for a frame without
+        regions.
+    """
+    regions, crops = region_crops(image, labels)
+    if not crops:
+        names = tuple(str(n) for n in options.get("class_names", CHIRALITY_CLASSES))
+        return chirality_table(np.zeros((0, len(names))), names, options.get("top", 3))
+    table = chirality_probabilities(model, crops, pixel_size, **options)
+    return replace(table, regions=regions.astype(np.int64))
+
+
+def track_chirality(model: Callable, frames: Any, labels: Any, pixel_size: float, *,
+                    q_max: float = DEFAULT_Q_MAX, size: int = DEFAULT_INPUT_SIZE,
+                    class_names: Sequence[str] = CHIRALITY_CLASSES,
+                    batch_size: int = 64, progress: Callable[[int, int], None] | None = None):  # fmt: skip
+    """Chirality probabilities of every track (or region label) in every frame of a series.
+
+    Parameters
+    ----------
+    model
+        The chirality classifier (see :func:`chirality_probabilities`).
+    frames, labels
+        (time, y, x) frames and their track (or instance) labels, 0 for background: arrays
+        or anything indexed frame by frame (e.g. :class:`hrtemlake.lake.chunkio.ItemStack`).
+    pixel_size
+        Pixel size [Å/px] of the frames.
+    q_max, size, class_names
+        As the classifier was trained (:func:`load_chirality_classifier`).
+    batch_size
+        Inputs per forward pass.
+    progress
+        Called with (frames done, frames) after each frame.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``probability`` (time, track, chirality) and the axis ``angle`` [deg] (time,
+        track), NaN where a track is absent; :func:`chirality_summary` ranks each track's
+        chiralities over the frames.
+    """
+    import xarray as xr
+
+    if len(frames) != len(labels):
+        raise ParameterError(f"frames and labels must have the same number of frames, got "
+                             f"{len(frames)} and {len(labels)}")  # fmt: skip
+    names = tuple(str(n) for n in class_names)
+    per_frame = []
+    for t in range(len(frames)):
+        regions, crops = region_crops(frames[t], labels[t])
+        table = (chirality_probabilities(model, crops, pixel_size, q_max=q_max, size=size,
+                                         class_names=names, top=1, batch_size=batch_size)
+                 if crops else None)  # fmt: skip
+        per_frame.append((regions, table))
+        if progress is not None:
+            progress(t + 1, len(frames))
+    tracks = np.unique(np.concatenate([r for r, _ in per_frame] + [np.zeros(0, np.int64)]))
+    probability = np.full((len(frames), len(tracks), len(names)), np.nan, np.float32)
+    angle = np.full((len(frames), len(tracks)), np.nan)
+    for t, (regions, table) in enumerate(per_frame):
+        if table is not None:
+            where = np.searchsorted(tracks, regions)
+            probability[t, where], angle[t, where] = table.probabilities, table.angle
+    return xr.Dataset(
+        {"probability": (("time", "track", "chirality"), probability, {"units": "1"}),
+         "angle": (("time", "track"), angle, {"units": "deg"})},
+        coords={"time": np.arange(len(frames)), "track": tracks.astype(np.int64),
+                "chirality": list(names)},
+        attrs={"pixel_size": float(pixel_size)},
+    )  # fmt: skip
+
+
+def chirality_summary(chirality, top: int = 3) -> ChiralityTable:
+    """Each track's likeliest chiralities over the frames it is in (the mean of its
+    per-frame probabilities), one row per track, from :func:`track_chirality`."""
+    probability = chirality["probability"].values
+    present = ~np.isnan(probability[..., 0])
+    counts = present.sum(axis=0)[:, None]
+    mean = np.where(counts > 0, np.nansum(probability, axis=0) / np.maximum(counts, 1), np.nan)
+    doubled = np.radians(2.0 * chirality["angle"].values)  # axis angles live modulo 180°
+    with np.errstate(invalid="ignore"):
+        mean_angle = np.degrees(0.5 * np.arctan2(np.nanmean(np.sin(doubled), axis=0),
+                                                 np.nanmean(np.cos(doubled), axis=0))) % 180.0  # fmt: skip
+    table = chirality_table(mean, [str(c) for c in chirality["chirality"].values], top, mean_angle)
+    return replace(table, regions=chirality["track"].values.astype(np.int64))
 
 
 # -- training data ------------------------------------------------------------------------

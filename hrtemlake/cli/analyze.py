@@ -169,6 +169,43 @@ def report_cmd(
     typer.echo(f"wrote {path}")
 
 
+@analyze_app.command("chirality")
+def chirality_cmd(
+    run: RunOption,
+    network: Annotated[str, typer.Option(help="Registered chirality classifier.")] = "chirality",
+    top: Annotated[int, typer.Option(help="Likeliest chiralities listed per track.")] = 3,
+    out: Annotated[Optional[Path], typer.Option(help="CSV of every (frame, track): axis angle and the probability of each chirality.")] = None,
+    lake: LakeOption = None,
+) -> None:
+    """Nanotube chirality of every track: the seed's table (track → chirality 1/2/3 with
+    probabilities, the mean over the frames the track is in)."""
+    from hrtemlake.analysis.chirality import (
+        chirality_summary,
+        load_chirality_classifier,
+        track_chirality,
+    )
+    from hrtemlake.analysis.results import AnalysisRun
+    from hrtemlake.errors import ParameterError
+    from hrtemlake.lake.chunkio import ItemStack
+
+    results = AnalysisRun(lake, run)
+    if not results.series or not results.lake.exists("track_labels", run=run):
+        raise ParameterError(f"analysis/{run}: chirality needs the run's tracks and its series "
+                             f"frames; run 'hrtemlake analyze track' (with --series) first")  # fmt: skip
+    model, options = load_chirality_classifier(results.lake, network)
+    labels = ItemStack(results.lake.group("track_labels", run=run)["track"])
+    frames = ItemStack(results.lake.group("frames", series=results.series)["frame"], len(labels))
+    chirality = track_chirality(model, frames, labels, results.pixel_size, **options)
+    if out is not None:
+        table = chirality.to_dataframe().probability.unstack("chirality")
+        table.insert(0, "angle", chirality.angle.to_series())
+        table.dropna(subset=["angle"]).to_csv(out)
+        typer.echo(f"wrote {out}")
+    typer.echo(f"analysis/{run}: chirality of {chirality.sizes['track']} tracks over "
+               f"{chirality.sizes['time']} frames (network '{network}')")  # fmt: skip
+    typer.echo(str(chirality_summary(chirality, top)).replace("region", " track"))
+
+
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the main app."""
     app.add_typer(analyze_app, name="analyze")

@@ -12,9 +12,11 @@ from hrtemlake.analysis.chirality import (
     CHIRALITY_CLASSES,
     DEFAULT_INPUT_SIZE,
     DEFAULT_Q_MAX,
+    chirality_by_region,
     chirality_input,
     chirality_probabilities,
     chirality_table,
+    region_crops,
     tube_axis_angle,
 )
 from hrtemlake.errors import ParameterError
@@ -165,6 +167,50 @@ def test_the_table_lists_the_likeliest_chiralities_first():
     assert "(11,6)" in str(table).splitlines()[1]
 
 
+def two_tube_frame():
+    """A 256 × 384 frame with tubes at 30° (centre (64, 64)) and 120° (centre (164, 294)),
+    and rectangular labels 3 and 7 around their middles."""
+    frame = np.ones((256, 384))
+    frame[:128, :128] = tube_image(30.0)
+    frame[100:228, 230:358] = tube_image(120.0)
+    labels = np.zeros(frame.shape, np.int32)
+    labels[40:88, 40:88] = 3
+    labels[134:194, 264:324] = 7
+    return frame, labels
+
+
+def test_region_crops_are_centred_on_each_region_with_room_for_it():
+    frame, labels = two_tube_frame()
+    regions, crops = region_crops(frame, labels)
+    assert regions.tolist() == [3, 7]
+    side = math.ceil(math.hypot(48, 48) / 0.85)  # the box's diagonal over the flat disc
+    assert crops[0].shape == (side, side)
+    np.testing.assert_array_equal(crops[0], frame[64 - side // 2 : 64 - side // 2 + side,
+                                                  64 - side // 2 : 64 - side // 2 + side])  # fmt: skip
+    corner = np.zeros(frame.shape, np.int32)
+    corner[:10, -6:] = 1  # at the frame's corner: the rest is the frame mirrored
+    _, (crop,) = region_crops(frame, corner)
+    assert crop.shape == (16, 16)
+    np.testing.assert_array_equal(crop[3:13, 5:11], frame[:10, -6:])
+    np.testing.assert_array_equal(crop[2, :11], frame[0, -11:])  # row -1 mirrors row 0
+    np.testing.assert_array_equal(crop[3:13, 11], frame[:10, -1])  # column 384 mirrors 383
+
+
+def test_the_table_of_a_frame_has_one_row_per_region_with_its_label():
+    frame, labels = two_tube_frame()
+    table = chirality_by_region(uniform_then([1, 0, 2, 3, 4]), frame, labels, 0.3125)
+    assert [row["region"] for row in table.rows()] == [3, 7]
+    assert table.top_classes[:, 0].tolist() == ["(11,5)", "(11,5)"]
+    assert angle_error(table.angle[0], 30.0) < 1.0 and angle_error(table.angle[1], 120.0) < 1.0
+    assert str(table).splitlines()[2].split()[0] == "7"
+    empty = chirality_by_region(uniform_then([0]), frame, np.zeros_like(labels), 0.3125)
+    assert len(empty) == 0 and empty.rows() == []
+    with pytest.raises(ParameterError, match="labels"):
+        chirality_by_region(uniform_then([0]), frame, labels[:-1], 0.3125)
+    with pytest.raises(ParameterError, match="labels"):
+        region_crops(frame, labels.astype(float))
+
+
 def test_table_errors_name_the_argument():
     model = uniform_then(range(5))
     with pytest.raises(ParameterError, match="top"):
@@ -290,3 +336,46 @@ def test_simulated_tubes_give_labelled_inputs_in_the_tubes_frame():
     assert np.all(np.isfinite(samples.inputs)) and np.allclose(samples.sampling, 0.3)
     errors = [angle_error(a, b) for a, b in zip(samples.estimated_angle, samples.angle)]
     assert max(errors) < 1.0  # 60-80 Å defocus: the walls show
+
+
+# -- tracks of an analysis run --------------------------------------------------------------
+
+
+def test_every_track_of_a_run_gets_its_chiralities_from_the_cli(trained, lake_path, capsys, tmp_path):
+    """Two frames of two tubes (the second frame shifted by 4 px) → masks → instances →
+    tracks → ``hrtemlake analyze chirality``: one row per track, a CSV row per (frame, track)."""
+    import pandas as pd
+
+    from hrtemlake.analysis import pipeline as ap
+    from hrtemlake.analysis.chirality import register_chirality_classifier
+    from hrtemlake.lake import Lake
+    from tests.cli_helpers import run_cli
+
+    from .test_pipeline import write_series
+
+    frame, labels = two_tube_frame()
+    frames = np.stack([frame, np.roll(frame, 4, axis=1)])
+    masks = np.stack([labels > 0, np.roll(labels > 0, 4, axis=1)])
+    lake = Lake(lake_path, mode="a")
+    write_series(lake, "tubes", frames, pixel_size=0.3125)
+    register_chirality_classifier(lake, "tubes", trained, class_names=("(11,5)", "(11,7)"))
+    ap.import_masks(lake, "r", masks, 0.3125, series="tubes")
+    writer = ap.start_instances(lake, "r", threshold=0.5, min_separation=0.5)
+    for block in ap.missing_blocks(writer, 5):
+        ap.instance_block(writer, "r", block)
+    ap.track_run(lake, "r")
+    out = tmp_path / "chirality.csv"
+    code, text, err = run_cli(capsys, "analyze", "chirality", "--run", "r", "--network", "tubes",
+                              "--top", "2", "--out", str(out), "--lake", lake_path)  # fmt: skip
+    assert code == 0, err
+    assert "analysis/r: chirality of 2 tracks over 2 frames (network 'tubes')" in text
+    rows = [line.split() for line in text.splitlines() if line.strip()[:1].isdigit()]
+    assert len(rows) == 2 and all(r[1] in ("(11,5)", "(11,7)") for r in rows)
+    csv = pd.read_csv(out)
+    assert len(csv) == 4 and {"time", "track", "angle", "(11,5)", "(11,7)"} <= set(csv.columns)
+    np.testing.assert_allclose(csv[["(11,5)", "(11,7)"]].sum(axis=1), 1.0, rtol=1e-5)
+    first = csv[csv.track == csv.track.min()].angle  # the 30° tube in both frames
+    assert all(angle_error(a, 30.0) < 1.5 for a in first)
+    code, _, err = run_cli(capsys, "analyze", "chirality", "--run", "r", "--network", "none",
+                           "--lake", lake_path)  # fmt: skip
+    assert code != 0 and "none" in err and len(err.strip().splitlines()) == 1
