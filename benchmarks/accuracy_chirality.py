@@ -228,7 +228,7 @@ def main(argv=None) -> dict:
     from hrtemlake.analysis.chirality import chirality_table, load_chirality_classifier
     from hrtemlake.lake import Lake
     from hrtemlake.nn import trainable_parameters
-    from hrtemlake.nn.heads import ensemble_predict
+    from hrtemlake.nn.heads import ensemble_predict, with_temperature
 
     lake = Lake(location, mode="a")
     name = args.name or network_name(args)
@@ -246,7 +246,9 @@ def main(argv=None) -> dict:
     by_defocus = defocus_rows(test, predicted)
     axis = axis_errors(test)
     total = accuracy(test.labels, predicted)
-    table = chirality_table(probabilities[:5], names, 3, test.estimated_angle[:5])
+    calibration = calibration_rows(probabilities, test.labels, options["temperature"])
+    table = chirality_table(with_temperature(probabilities[:5], options["temperature"]), names,
+                            3, test.estimated_angle[:5])  # fmt: skip
     trained = (f"last training accuracy {curve[-1]['metric']:.3f}" if curve
                else "reused from the lake")  # fmt: skip
 
@@ -266,6 +268,10 @@ def main(argv=None) -> dict:
     print("  per |defocus|: " + ", ".join(f"{r['low']:g}-{r['high']:g} Å {r['accuracy']:.3f} "
                                           f"(n={r['n']})" for r in by_defocus))  # fmt: skip
     print_confusion(matrix, names)
+    print(f"  calibration on the held-out images (temperature {options['temperature']:.2f}, "
+          f"fitted on the validation images): "
+          + ", ".join(f"{k} ECE {v['ece']:.3f} NLL {v['nll']:.3f} mean confidence "
+                      f"{v['confidence']:.3f}" for k, v in calibration.items()))  # fmt: skip
     print(f"  axis angle error: median {axis['median']:.2f}°, 90 % {axis['p90']:.2f}°, "
           f"{100 * axis['within_1deg']:.1f} % within 1°")  # fmt: skip
     print("  seed-style table, first held-out images (true: "
@@ -290,6 +296,7 @@ def main(argv=None) -> dict:
         "class_names": names,
         "defocus": by_defocus,
         "axis_error_deg": axis,
+        "calibration": calibration,
         "curve": curve,
         "seconds": stages.seconds,
         "total_seconds": stages.total,
@@ -297,6 +304,20 @@ def main(argv=None) -> dict:
     }
     write_numbers(args.json, result)
     return result
+
+
+def calibration_rows(probabilities, labels, temperature: float) -> dict[str, dict[str, float]]:
+    """Expected calibration error, negative log-likelihood and mean top-class confidence,
+    as the network gives them ("raw") and at the fitted temperature ("calibrated")."""
+    from hrtemlake.nn.heads import calibration_error, with_temperature
+
+    rows = {}
+    for key, t in (("raw", 1.0), ("calibrated", temperature)):
+        p = with_temperature(probabilities, t)
+        nll = -float(np.log(np.clip(p[np.arange(len(p)), labels], 1e-12, None)).mean())
+        rows[key] = {"ece": calibration_error(p, labels), "nll": nll,
+                     "confidence": float(p.max(axis=1).mean())}  # fmt: skip
+    return rows
 
 
 if __name__ == "__main__":

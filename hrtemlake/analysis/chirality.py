@@ -435,6 +435,7 @@ def chirality_probabilities(
     class_names: Sequence[str] = CHIRALITY_CLASSES,
     top: int = 3,
     batch_size: int = 64,
+    temperature: float = 1.0,
 ) -> ChiralityTable:
     """The classifier's chirality probabilities of each tube image or region crop.
 
@@ -456,6 +457,10 @@ def chirality_probabilities(
         How many of the likeliest classes to list per image (at most the number of classes).
     batch_size
         Inputs per forward pass.
+    temperature
+        Calibration of the probabilities (:func:`hrtemlake.nn.heads.with_temperature`),
+        fitted on the validation set at training (:func:`load_chirality_classifier`
+        returns it); 1 leaves them as the network gives them.
 
     Returns
     -------
@@ -469,7 +474,7 @@ def chirality_probabilities(
         Bad images or options, a pixel size per image that does not match the images, or
         a model whose output is not (n, classes).
     """
-    from hrtemlake.nn.heads import ensemble_predict
+    from hrtemlake.nn.heads import ensemble_predict, with_temperature
 
     crops = _crops(images)
     pixels = _pixels_per_image(pixel_size, len(crops))
@@ -482,6 +487,8 @@ def chirality_probabilities(
         raise ParameterError(f"model must return (n, {len(names)}) probabilities of "
                              f"{names}; got shape {probabilities.shape} for {len(x)} "
                              f"inputs")  # fmt: skip
+    if temperature != 1.0:
+        probabilities = with_temperature(probabilities, temperature)
     return chirality_table(probabilities, names, top, [p[1] for p in pairs])
 
 
@@ -622,7 +629,8 @@ def chirality_by_region(model: Callable, image: Any, labels: Any, pixel_size: fl
 def track_chirality(model: Callable, frames: Any, labels: Any, pixel_size: float, *,
                     q_max: float = DEFAULT_Q_MAX, size: int = DEFAULT_INPUT_SIZE,
                     class_names: Sequence[str] = CHIRALITY_CLASSES,
-                    batch_size: int = 64, progress: Callable[[int, int], None] | None = None):  # fmt: skip
+                    batch_size: int = 64, temperature: float = 1.0,
+                    progress: Callable[[int, int], None] | None = None):  # fmt: skip
     """Chirality probabilities of every track (or region label) in every frame of a series.
 
     Parameters
@@ -634,8 +642,8 @@ def track_chirality(model: Callable, frames: Any, labels: Any, pixel_size: float
         or anything indexed frame by frame (e.g. :class:`hrtemlake.lake.chunkio.ItemStack`).
     pixel_size
         Pixel size [Å/px] of the frames.
-    q_max, size, class_names
-        As the classifier was trained (:func:`load_chirality_classifier`).
+    q_max, size, class_names, temperature
+        As the classifier was trained and calibrated (:func:`load_chirality_classifier`).
     batch_size
         Inputs per forward pass.
     progress
@@ -658,7 +666,8 @@ def track_chirality(model: Callable, frames: Any, labels: Any, pixel_size: float
     for t in range(len(frames)):
         regions, crops = region_crops(frames[t], labels[t])
         table = (chirality_probabilities(model, crops, pixel_size, q_max=q_max, size=size,
-                                         class_names=names, top=1, batch_size=batch_size)
+                                         class_names=names, top=1, batch_size=batch_size,
+                                         temperature=temperature)
                  if crops else None)  # fmt: skip
         per_frame.append((regions, table))
         if progress is not None:
@@ -897,7 +906,8 @@ def train_chirality_classifier(
     class_names
         The classes, in the order of the outputs (``samples.parameters["class_names"]``).
     validation
-        Optional (inputs, labels) scored after every epoch.
+        Optional (inputs, labels) scored after every epoch; the classifier's temperature
+        (:func:`hrtemlake.nn.heads.fit_temperature`) is fitted on it after training.
     epochs, batch_size, learning_rate
         Passes over the data, inputs per step, Adam (AMSGrad) learning rate.
     filters, depth, dense
@@ -918,12 +928,17 @@ def train_chirality_classifier(
         its classes ``model.chirality_classes`` (read by
         :func:`register_chirality_classifier`).
     """
+    from hrtemlake.nn.heads import ensemble_predict, fit_temperature
+
     names = _class_names(class_names)
     model, curve, training = train_classifier(
         inputs, labels, names, validation=validation, epochs=epochs, batch_size=batch_size,
         learning_rate=learning_rate, filters=filters, depth=depth, dense=dense, augment=False,
         seed=seed, name=name, progress=progress,
     )  # fmt: skip
+    if validation is not None:  # calibration on data the weights never saw
+        probabilities, _ = ensemble_predict([model], validation[0], batch_size=batch_size)
+        training["temperature"] = fit_temperature(probabilities, np.asarray(validation[1]))
     object.__setattr__(model, "chirality_curve", curve)
     object.__setattr__(model, "chirality_training", {"task": "chirality", **training})
     object.__setattr__(model, "chirality_classes", names)
@@ -1010,8 +1025,8 @@ def load_chirality_classifier(lake: Any, name: str = DEFAULT_NETWORK,
     Returns
     -------
     model, options
-        The Keras model and ``{"q_max", "size", "class_names"}``, the keywords of
-        :func:`chirality_probabilities`.
+        The Keras model and ``{"q_max", "size", "class_names", "temperature"}``, the
+        keywords of :func:`chirality_probabilities`.
 
     Raises
     ------
@@ -1020,6 +1035,8 @@ def load_chirality_classifier(lake: Any, name: str = DEFAULT_NETWORK,
     ParameterError
         If the network is not a chirality classifier.
     """
-    model, grid, names = load_classifier(lake, name, "chirality", epoch)
+    model, training = load_classifier(lake, name, "chirality", epoch)
+    grid = training["input"]
     return model, {"q_max": float(grid["q_max"]), "size": int(grid["size"]),
-                   "class_names": tuple(names)}  # fmt: skip
+                   "class_names": tuple(str(c) for c in training.get("class_names", ())),
+                   "temperature": float(training.get("temperature", 1.0))}  # fmt: skip

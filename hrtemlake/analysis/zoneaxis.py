@@ -1013,16 +1013,18 @@ def load_zone_axis_classifier(lake: Any, name: str = DEFAULT_NETWORK,
     ParameterError
         If the network is not a zone-axis classifier.
     """
-    model, grid, _ = load_classifier(lake, name, "zone_axis", epoch)
+    model, training = load_classifier(lake, name, "zone_axis", epoch)
+    grid = training["input"]
     options = {"q_max": float(grid["q_max"]), "size": int(grid["size"]),
                "sigma_px": float(grid["sigma_px"])}  # fmt: skip
     return model, options
 
 
 def load_classifier(lake: Any, name: str, task: str,
-                    epoch: int | None = None) -> tuple[Any, dict[str, Any], list[str]]:  # fmt: skip
-    """A registered classifier of ``task`` (stored by :func:`register_classifier`), its input
-    settings and its class names; :class:`ParameterError` if the network has another task."""
+                    epoch: int | None = None) -> tuple[Any, dict[str, Any]]:  # fmt: skip
+    """A registered classifier of ``task`` (stored by :func:`register_classifier`) and its
+    training record (input settings under ``"input"``, ``"class_names"``, options);
+    :class:`ParameterError` if the network has another task."""
     from hrtemlake.nn.registry import load_network, network_info
 
     info = network_info(lake, name)
@@ -1031,5 +1033,4 @@ def load_classifier(lake: Any, name: str, task: str,
         raise ParameterError(f"network '{name}' is not a {task.replace('_', '-')} classifier "
                              f"(its training has no task '{task}'); register one with "
                              f"register_{task}_classifier")  # fmt: skip
-    names = [str(c) for c in info.training.get("class_names", ())]
-    return load_network(lake, name, epoch), dict(grid), names
+    return load_network(lake, name, epoch), dict(info.training)

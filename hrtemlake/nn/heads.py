@@ -95,9 +95,11 @@ __all__ = [
     "build_denoiser",
     "build_head",
     "build_regressor",
+    "calibration_error",
     "decode_angle",
     "encode_angle",
     "ensemble_predict",
+    "fit_temperature",
     "fourier_input",
     "head_config",
     "psnr",
@@ -105,6 +107,7 @@ __all__ = [
     "ssim",
     "stored_head_config",
     "top_k",
+    "with_temperature",
 ]
 
 HEADS = ("classifier", "regressor", "denoiser")
@@ -639,6 +642,75 @@ def ensemble_predict(
         raise ParameterError(f"the models' outputs differ in shape: {sorted(shapes)}")
     stack = np.stack(predictions).astype(np.float64)
     return stack.mean(axis=0), stack.std(axis=0)
+
+
+# --------------------------------------------------------------------------- calibration
+
+_TINY = 1e-12
+
+
+def with_temperature(probabilities: Any, temperature: float) -> np.ndarray:
+    """Softmax probabilities rescaled by a temperature: ``softmax(log p / T)``.
+
+    ``T > 1`` softens over-confident probabilities, ``T < 1`` sharpens them; the ranking
+    of the classes never changes (temperature scaling, Guo et al. 2017).
+    """
+    if isinstance(temperature, bool) or not np.isfinite(temperature) or temperature <= 0:
+        raise ParameterError(f"temperature must be a positive number, got {temperature!r}")
+    p = np.asarray(probabilities, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] < 2:
+        raise ParameterError(f"probabilities must be (n, classes), got shape {p.shape}")
+    logits = np.log(np.clip(p, _TINY, None)) / float(temperature)
+    logits -= logits.max(axis=1, keepdims=True)
+    e = np.exp(logits)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def fit_temperature(probabilities: Any, labels: Any) -> float:
+    """The temperature that makes held-out probabilities most likely (least negative
+    log-likelihood of the true classes), for :func:`with_temperature`.
+
+    Parameters
+    ----------
+    probabilities
+        (n, classes) softmax outputs on data the network was not trained on (e.g. its
+        validation set).
+    labels
+        (n,) true class indices.
+
+    Returns
+    -------
+    float
+        The temperature, searched over 0.05-20 (log scale).
+    """
+    from scipy.optimize import minimize_scalar
+
+    p = np.asarray(probabilities, dtype=np.float64)
+    y = np.asarray(labels)
+    if p.ndim != 2 or y.shape != (len(p),) or not len(p) or not np.issubdtype(y.dtype, np.integer):
+        raise ParameterError(f"labels must be ({len(p)},) class indices of (n, classes) "
+                             f"probabilities, got shapes {y.shape} and {p.shape}")  # fmt: skip
+    rows = np.arange(len(p))
+
+    def nll(log_t: float) -> float:
+        return -float(np.log(np.clip(with_temperature(p, np.exp(log_t))[rows, y], _TINY, None)).mean())
+
+    best = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
+    return float(np.exp(best.x))
+
+
+def calibration_error(probabilities: Any, labels: Any, bins: int = 10) -> float:
+    """Expected calibration error: the mean |accuracy - confidence| of the top class over
+    ``bins`` equal-width confidence bins, weighted by the fraction of inputs in each."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    y = np.asarray(labels)
+    confidence, correct = p.max(axis=1), (p.argmax(axis=1) == y)
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    error = 0.0
+    for b in np.unique(which):
+        inside = which == b
+        error += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
+    return float(error)
 
 
 # --------------------------------------------------------------------------- denoising scores

@@ -252,7 +252,7 @@ def trained():
     x, y = easy_inputs(32, seed=1)
     return train_chirality_classifier(x, y, class_names=("(11,5)", "(11,7)"), epochs=6,
                                       batch_size=8, learning_rate=3e-3, filters=4, depth=3,
-                                      dense=8, seed=0)  # fmt: skip
+                                      dense=8, seed=0, validation=easy_inputs(8, seed=2))  # fmt: skip
 
 
 def test_a_briefly_trained_classifier_separates_a_held_out_pair(trained):
@@ -270,6 +270,7 @@ def test_registered_classifier_loads_by_name_with_its_input_settings(trained, la
         register_chirality_classifier,
     )
     from hrtemlake.analysis.zoneaxis import load_zone_axis_classifier
+    from hrtemlake.nn.heads import with_temperature
     from hrtemlake.nn.registry import NetworkError
 
     info = register_chirality_classifier(lake_path, "tubes", trained,
@@ -277,12 +278,15 @@ def test_registered_classifier_loads_by_name_with_its_input_settings(trained, la
     assert info.label == "Class" and info.input_channels == 1 and info.epochs == 6
     assert info.training["task"] == "chirality"
     model, options = load_chirality_classifier(lake_path, "tubes")
+    temperature = trained.chirality_training["temperature"]  # fitted on the validation set
+    assert 0.05 <= temperature <= 20.0
     assert options == {"q_max": DEFAULT_Q_MAX, "size": DEFAULT_INPUT_SIZE,
-                       "class_names": ("(11,5)", "(11,7)")}  # fmt: skip
+                       "class_names": ("(11,5)", "(11,7)"), "temperature": temperature}  # fmt: skip
     images = [tube_image(33.0, diameter=11.1, chiral=17.8)]
     table = chirality_probabilities(model, images, 0.3125, top=2, **options)
     direct = np.asarray(trained(chirality_input(images[0], 0.3125)[None], training=False))
-    np.testing.assert_allclose(table.probabilities, direct, atol=1e-5)
+    np.testing.assert_allclose(table.probabilities, with_temperature(direct, temperature),
+                               atol=1e-5)  # fmt: skip
     with pytest.raises(NetworkError, match="exists"):
         register_chirality_classifier(lake_path, "tubes", trained)
     with pytest.raises(ParameterError, match="not a zone-axis classifier"):

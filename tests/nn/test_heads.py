@@ -390,3 +390,47 @@ def test_psnr_and_ssim_hand_values():
         psnr(truth[:4], truth)
     with pytest.raises(ParameterError, match="truth is constant"):
         ssim(truth, np.zeros_like(truth))
+
+
+# -- calibration ------------------------------------------------------------------------------
+
+
+def _overconfident(n=4000, seed=0, temperature=3.0):
+    """Labels drawn from calibrated probabilities, and the probabilities a network sharpened
+    by ``1 / temperature`` would give: the fit must find ``temperature`` again."""
+    from hrtemlake.nn.heads import with_temperature
+
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(scale=1.5, size=(n, 4))
+    calibrated = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    labels = np.array([rng.choice(4, p=p) for p in calibrated])
+    return with_temperature(calibrated, 1.0 / temperature), labels, calibrated
+
+
+def test_the_fitted_temperature_undoes_a_known_sharpening():
+    from hrtemlake.nn.heads import calibration_error, fit_temperature, with_temperature
+
+    sharp, labels, calibrated = _overconfident()
+    t = fit_temperature(sharp, labels)
+    assert t == pytest.approx(3.0, rel=0.1)
+    np.testing.assert_allclose(with_temperature(sharp, 3.0), calibrated, atol=1e-9)
+    assert calibration_error(with_temperature(sharp, t), labels) < 0.03 < calibration_error(sharp, labels)
+
+
+def test_temperature_keeps_the_ranking_and_a_known_calibration_error():
+    from hrtemlake.nn.heads import calibration_error, with_temperature
+
+    p = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
+    for t in (0.5, 1.0, 4.0):
+        q = with_temperature(p, t)
+        np.testing.assert_allclose(q.sum(axis=1), 1.0)
+        assert (q.argmax(axis=1) == p.argmax(axis=1)).all()
+    np.testing.assert_allclose(with_temperature(p, 1.0), p)
+    # one per bin: 0.7 right (|1 - 0.7|), 0.6 wrong (|0 - 0.6|) → ECE (0.3 + 0.6) / 2
+    assert calibration_error(p, np.array([0, 1])) == pytest.approx(0.45)
+    with pytest.raises(ParameterError, match="temperature"):
+        with_temperature(p, 0.0)
+    with pytest.raises(ParameterError, match="labels"):
+        from hrtemlake.nn.heads import fit_temperature
+
+        fit_temperature(p, np.array([0.0, 1.0]))
