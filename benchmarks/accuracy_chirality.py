@@ -34,7 +34,8 @@ the defaults took 7.8 min on 2 shared CPU cores (simulation 3.4 min, training 4.
 held-out accuracy 0.922 on 400 images of 200 tubes (per class 0.86-0.98; 0.96-0.98 at
 |defocus| >= 20 Å, 0.69 within 10 Å of Gaussian focus, where a carbon tube has almost no
 contrast); axis angle within 1° for 94.5 % of the images. Twice the training tubes with 15
-epochs gave 0.915.
+epochs gave 0.915. The temperature fitted on the validation images (2.06) brought the
+held-out expected calibration error from 0.044 to 0.011 (mean confidence 0.964 → 0.919).
 """
 
 from __future__ import annotations
