@@ -21,7 +21,7 @@ from hrtemlake.simulate.dataset import (
     simulate_structures,
 )
 from hrtemlake.simulate.dataset import models_per_task as default_per_task
-from hrtemlake.simulate.exitwaves import ExitWaveSettings, default_energy
+from hrtemlake.simulate.exitwaves import ExitWaveSettings, default_energy, warm_up
 
 
 @task(name="exit-waves", retries=1, retry_delay_seconds=5)
@@ -35,6 +35,11 @@ def exitwave_task(
 def fft_plans_task(lake: str, dataset: str, settings: ExitWaveSettings):
     # on a worker: the abTEM import and JIT it pays here are paid once per worker anyway
     return exitwave_wisdom(Lake(lake), dataset, settings)
+
+
+@task(name="warm-up")
+def warm_up_task(settings: ExitWaveSettings) -> None:
+    warm_up(settings)
 
 
 @flow(name="simulate-dataset", log_prints=True)
@@ -86,12 +91,19 @@ def simulate_dataset(
     total = sum(len(b) for _, b in work)
     logger.info("%s: %d models built, %d exit waves to compute", dataset, built, total)
     # one set of FFT plans for every worker: the same bits whoever computes a model
-    wisdom = fft_plans_task.submit(store.location, dataset, settings).result() if work else None
+    wisdom = warming = None
+    if work:
+        plans = fft_plans_task.submit(store.location, dataset, settings)
+        # an idle second worker imports abTEM and compiles meanwhile, off the critical path
+        warming = warm_up_task.submit(settings) if len(work) > 1 else None
+        wisdom = plans.result()
     futures = [exitwave_task.submit(w, dataset, b, settings, seed, wisdom) for w, b in work]
     done = 0
     for future in futures:
         done += future.result()
         logger.info("exit waves %d/%d", done, total)
+    if warming is not None:
+        warming.wait()
     create_markdown_artifact(
         key=f"simulate-{dataset}".lower().replace("_", "-").replace(".", "-"),
         markdown=(

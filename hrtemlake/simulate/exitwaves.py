@@ -8,7 +8,7 @@ thesis ch. 5), the GPU switch, and a plain complex64 array out.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,7 @@ from ase import Atoms
 from hrtemlake.errors import ParameterError
 from hrtemlake.simulate.fftplans import Wisdom, use_wisdom
 
-__all__ = ["ExitWaveSettings", "compute_exit_wave", "default_energy"]
+__all__ = ["ExitWaveSettings", "compute_exit_wave", "default_energy", "warm_up"]
 
 #: abTEM settings for every exit wave.  FFTW's MEASURE plans are faster but chosen by timing,
 #: so they are used only with wisdom that every worker shares (:mod:`.fftplans`); without it,
@@ -173,6 +173,18 @@ def measure_exit_wave(atoms: Atoms, settings: ExitWaveSettings, seed: int | None
 
     with abtem.config.set(MEASURED):
         return _compute(abtem, atoms, settings, seed)
+
+
+def warm_up(settings: ExitWaveSettings) -> None:
+    """Import abTEM and compile its JIT functions in this process (about 5 s, once).
+
+    A tiny one-atom exit wave with FFTW's ESTIMATE plans: no measured plan of a real grid is
+    touched, so the exit waves computed afterwards are the same bits.  Run on a worker while
+    another measures the FFT plans, it takes that start-up off the critical path.
+    """
+    stand_in = Atoms("C", positions=[[2.0, 2.0, 0.5]], cell=[4.0, 4.0, 1.0], pbc=True)
+    sigma = settings.phonon_sigma or (0.05 if settings.frozen_phonons else 0.0)
+    compute_exit_wave(stand_in, replace(settings, vibrations=None, phonon_sigma=sigma), seed=0)
 
 
 def _compute(abtem, atoms: Atoms, settings: ExitWaveSettings, seed: int | None) -> np.ndarray:

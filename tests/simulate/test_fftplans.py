@@ -56,22 +56,26 @@ def test_no_wisdom_on_the_gpu(cache):
 _CHILD = """
 import sys, pickle, numpy as np
 from ase import Atoms
-from hrtemlake.simulate.exitwaves import ExitWaveSettings, compute_exit_wave
+from hrtemlake.simulate.exitwaves import ExitWaveSettings, compute_exit_wave, warm_up
 atoms = Atoms("MoS2", positions=[[4, 4, 3], [5.6, 4.9, 1.4], [5.6, 4.9, 4.6]], cell=[9.6, 8.0, 6.0], pbc=True)
+settings = ExitWaveSettings(energy=80e3, sampling=0.08, slice_thickness=0.5)
 wisdom = pickle.loads(sys.stdin.buffer.read())
-wave = compute_exit_wave(atoms, ExitWaveSettings(energy=80e3, sampling=0.08, slice_thickness=0.5), wisdom=wisdom)
+if "--warm-up" in sys.argv:
+    warm_up(settings)
+wave = compute_exit_wave(atoms, settings, wisdom=wisdom)
 sys.stdout.buffer.write(wave.tobytes())
 """
 
 
 def test_processes_given_the_same_wisdom_compute_the_same_bits(cache):
+    """Also when one of them warmed up first (a worker's start-up while the plans are measured)."""
     import pickle
 
     wisdom = fft_wisdom(_atoms(), SETTINGS)
     waves = [
-        np.frombuffer(subprocess.run([sys.executable, "-c", _CHILD], input=pickle.dumps(wisdom),
+        np.frombuffer(subprocess.run([sys.executable, "-c", _CHILD, *flags], input=pickle.dumps(wisdom),
                                      capture_output=True, check=True).stdout, dtype=np.complex64)
-        for _ in range(2)
+        for flags in ([], ["--warm-up"])
     ]  # fmt: skip
     np.testing.assert_array_equal(waves[0], waves[1])
     estimated = compute_exit_wave(_atoms(), SETTINGS).ravel()  # no wisdom: ESTIMATE plans
@@ -101,3 +105,4 @@ def test_the_stand_in_plans_every_fft_of_a_real_model(cache):
     child = subprocess.run([sys.executable, "-c", _THICK], input=pickle.dumps(wisdom),
                            capture_output=True, check=True)  # fmt: skip
     assert child.stdout.decode().split() == ["True"]
+
