@@ -120,3 +120,16 @@ def test_check_warns_about_missing_items(lake_path):
     exitwave_writer(Lake(lake_path, mode="a"), n_items=3).write(0, {"exit_wave": exit_waves(0, 1)})
     [problem] = check_lake(lake_path)
     assert problem.severity == "warning" and "2 of 3 model items missing" in problem.message
+
+
+def test_bad_coordinate_leaves_nothing_behind(lake_path):
+    lake = Lake(lake_path, mode="a")
+    with pytest.raises(SchemaError, match="'y' is declared float64, got <U1"):
+        lake.writer("frames", series="s", coords={"y": ["a", "b"], "x": [0.0, 1.0, 2.0]},
+                    attrs={"time_source": "frame index"})  # fmt: skip
+    assert "frame" not in zarr.open_group(lake_path, mode="r").get("experiments/s", {})
+    writer = lake.writer("frames", series="s", coords={"y": [0.0, 0.5], "x": [0.0, 0.5, 1.0]},
+                         attrs={"time_source": "frame index"})  # fmt: skip
+    writer.append({"frame": np.ones((1, 2, 3)), "time": [0.0], "source": ["a.dm4"]})
+    assert lake.dataset("frames", series="s").frame.shape == (1, 2, 3)
+    assert [r["session"] for r in lake.provenance("frames", series="s")] == [1]
