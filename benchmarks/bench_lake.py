@@ -6,10 +6,11 @@ frame per chunk, default compression) and reader (``Lake.read``; the lazy xarray
 is timed too, for information), and the
 same frames as one ``.npy`` file per frame with numpy, on the same disk in the same run.
 Each figure is the median of ``--repeats`` runs; the ratios are lake speed / numpy speed.
-Every repeat writes to new folders and all are deleted only at the end: on a file system
-without a journal (ext4 on this project's VMs) each file created within ~30 s of many
-deletions scans past the deleted inodes, so deleting between repeats would time the
-deletions, not the writers.
+Every repeat writes to new folders and all are deleted only at the end: on ext4 without a
+journal (as on this project's VMs) each file created within a minute of many deletions
+scans past the deleted inodes, so deleting between repeats would time the deletions, not
+the writers. CPU seconds (all threads) are printed too: on a shared or virtual machine
+the page cache's speed varies from run to run, and CPU time is the steadier figure.
 
     python benchmarks/bench_lake.py [--frames 200] [--repeats 5] [--dir /tmp]
 """
@@ -73,9 +74,15 @@ def xarray_read(path: Path) -> np.ndarray:
     return Lake(path).dataset("frames", series="bench").frame.values
 
 
+CPU: dict[str, list[float]] = {}
+
+
 def timed(fn, *args) -> tuple[float, object]:
-    start = time.perf_counter()
+    """Wall seconds of ``fn(*args)`` and its result; its CPU seconds (all threads, user +
+    system) go to ``CPU[fn.__name__]``."""
+    start, cpu = time.perf_counter(), time.process_time()
     result = fn(*args)
+    CPU.setdefault(fn.__name__, []).append(time.process_time() - cpu)
     return time.perf_counter() - start, result
 
 
@@ -134,6 +141,10 @@ def main() -> None:
     print(f"read  ratio lake/numpy = {med['np_r'] / med['lake_r']:.2f}  (target >= 0.7)")
     print(f"read  ratio xarray/numpy = {med['np_r'] / med['xr_r']:.2f}")
     print(f"compression ratio = {ratio:.2f}")
+    cpu = {k: statistics.median(v) for k, v in CPU.items()}
+    print(f"CPU seconds (all threads, median): numpy.save {cpu['numpy_write']:.3f}, "
+          f"lake write {cpu['lake_write']:.3f}, numpy.load {cpu['numpy_read']:.3f}, "
+          f"lake read {cpu['lake_read']:.3f}")
 
 
 if __name__ == "__main__":
