@@ -24,8 +24,8 @@ import numpy as np
 import zarr
 from numcodecs import Blosc, VLenUTF8, Zstd
 from zarr.codecs import BloscCodec, BytesCodec, VLenUTF8Codec, ZstdCodec
-from zarr.core.buffer import default_buffer_prototype
 from zarr.core.array import AsyncArray
+from zarr.core.buffer import default_buffer_prototype
 from zarr.core.sync import sync
 from zarr.storage import LocalStore, MemoryStore, StorePath
 
@@ -182,9 +182,14 @@ def _grow(array: zarr.Array, length: int) -> list[tuple[str, bytes]]:
     """zarr's own resize of a growing array (nothing to delete): new metadata, set on the
     array object in place; returns the metadata files to save."""
     metadata = array.metadata.update_shape((length, *array.shape[1:]))
-    buffers = metadata.to_buffer_dict(default_buffer_prototype())
-    root = os.path.join(str(array.store_path.store.root), array.path)
     object.__setattr__(array.async_array, "metadata", metadata)
+    return _metadata_files(array.store_path.store, array.path, metadata)
+
+
+def _metadata_files(store: LocalStore, path: str, metadata) -> list[tuple[str, bytes]]:
+    """The metadata documents (``zarr.json``) of the array at ``path``, as files to put."""
+    root = os.path.join(str(store.root), path)
+    buffers = metadata.to_buffer_dict(default_buffer_prototype())
     return [(os.path.join(root, key), buffer.to_bytes()) for key, buffer in buffers.items()]
 
 
@@ -209,11 +214,7 @@ def create_arrays(group: zarr.Group, options: dict[str, dict]) -> dict[str, zarr
                          for name, kwargs in options.items()]))  # fmt: skip
     if not local:
         return {name: zarr.Array(a) for name, a in zip(options, made)}
-    root = str(group.store.root)
-    buffers = default_buffer_prototype()
-    _run([lambda a=a: [(os.path.join(root, a.path, key), buffer.to_bytes())
-                       for key, buffer in a.metadata.to_buffer_dict(buffers).items()]
-          for a in made])  # fmt: skip
+    _run([partial(_metadata_files, group.store, a.path, a.metadata) for a in made])
     return {name: zarr.Array(AsyncArray(metadata=a.metadata, store_path=StorePath(group.store, a.path)))
             for name, a in zip(options, made)}  # fmt: skip
 
